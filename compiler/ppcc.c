@@ -1,0 +1,266 @@
+/* ppcc.c — the compiler driver: option parsing, diagnostics, pipeline set-up.
+ *
+ *   ppcc MODEL.onnx|MODEL.ir [options] -o OUT     compile (today: --emit=ir)
+ *   ppcc check MODEL.onnx [--shape ...] [--json]  list everything that blocks compilation
+ *
+ * Every user-facing error is one line "ppcc: error: FILE: what, where" with exit status 1;
+ * output files are written atomically, so a failed run never leaves a partial file.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/tool.h"
+#include "frontends/onnx/onnx.h"
+#include "passes/passes.h"
+
+#define PPCC_VERSION "0.1.0"
+
+static const char *usage_text =
+    "usage: ppcc MODEL.onnx|MODEL.ir [options] -o OUT\n"
+    "       ppcc check MODEL.onnx [--shape NAME=AxBxC]... [--json]\n"
+    "\n"
+    "Compiles an ONNX model (or ppcc's text IR) ahead of time.\n"
+    "\n"
+    "Output:\n"
+    "  -o FILE               output file ('-' for standard output with --emit=ir)\n"
+    "  --emit=KIND           ir: the optimised text IR (docs/ir.md). so|obj|asm|llvm: native\n"
+    "                        code (not built yet: code generation is issue #3)\n"
+    "Input:\n"
+    "  --shape NAME=AxBxC    fix the shape of graph input NAME (needed for symbolic dims)\n"
+    "Passes:\n"
+    "  --passes LIST         run this comma-separated pass list instead of the default pipeline\n"
+    "  --print-pipeline      print the pass pipeline (with descriptions) and exit\n"
+    "  --dump-before P|all   print the IR before pass P (comma list) or every pass, to stderr\n"
+    "  --dump-after P|all    print the IR after pass P (comma list) or every pass, to stderr\n"
+    "  --dump-dir DIR        write dumps to DIR/NN-{before,after}-PASS.ir instead of stderr\n"
+    "  --time-passes         print the time each pass took\n"
+    "  --verify-each         run the IR verifier after every pass\n"
+    "  --check-each          run the interpreter on seeded random inputs before and after every\n"
+    "                        pass; name the first pass whose outputs drift beyond tolerance\n"
+    "  --seed N              seed for --check-each inputs (default 1)\n"
+    "  --stats               print graph statistics (ops, parameters) to stderr\n"
+    "  -O0..-O3              optimisation level of generated code (default -O2)\n"
+    "Other:\n"
+    "  --json                (check) machine-readable report\n"
+    "  -h, --help            this help\n"
+    "  --version             print the version\n";
+
+enum {
+    OPT_EMIT = 256, OPT_SHAPE, OPT_PASSES, OPT_PRINT_PIPELINE, OPT_DUMP_BEFORE, OPT_DUMP_AFTER,
+    OPT_DUMP_DIR, OPT_TIME_PASSES, OPT_VERIFY_EACH, OPT_CHECK_EACH, OPT_SEED, OPT_STATS, OPT_JSON,
+    OPT_VERSION,
+};
+
+static const struct option long_opts[] = {
+    {"emit", required_argument, 0, OPT_EMIT},
+    {"shape", required_argument, 0, OPT_SHAPE},
+    {"passes", required_argument, 0, OPT_PASSES},
+    {"print-pipeline", no_argument, 0, OPT_PRINT_PIPELINE},
+    {"dump-before", required_argument, 0, OPT_DUMP_BEFORE},
+    {"dump-after", required_argument, 0, OPT_DUMP_AFTER},
+    {"dump-dir", required_argument, 0, OPT_DUMP_DIR},
+    {"time-passes", no_argument, 0, OPT_TIME_PASSES},
+    {"verify-each", no_argument, 0, OPT_VERIFY_EACH},
+    {"check-each", no_argument, 0, OPT_CHECK_EACH},
+    {"seed", required_argument, 0, OPT_SEED},
+    {"stats", no_argument, 0, OPT_STATS},
+    {"json", no_argument, 0, OPT_JSON},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, OPT_VERSION},
+    {0, 0, 0, 0},
+};
+
+typedef struct Options {
+    const char *input, *output, *emit, *passes;
+    int check_mode, json, print_pipeline, stats;
+    OnnxShapeFix shapes[64];
+    int n_shapes;
+    PassContext pc;
+} Options;
+
+static int fail(const char *file, const char *msg)
+{
+    if (file)
+        fprintf(stderr, "ppcc: error: %s: %s\n", file, msg);
+    else
+        fprintf(stderr, "ppcc: error: %s\n", msg);
+    return 1;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* ppcc check: collect every problem. */
+static int run_check(Options *o)
+{
+    OnnxProblem *probs = NULL;
+    int n = 0;
+    Diag d = {{0}};
+    OnnxImportOptions io = {o->shapes, o->n_shapes, &probs, &n};
+    Graph *g = onnx_import_file(o->input, &io, &d);
+    if (!g && n == 0) {
+        /* a problem that stopped the import before collection (unreadable file, ...) */
+        probs = xcalloc(1, sizeof *probs);
+        snprintf(probs[0].kind, sizeof probs[0].kind, "model");
+        snprintf(probs[0].msg, sizeof probs[0].msg, "%.500s", d.msg);
+        n = 1;
+    }
+    if (o->json) {
+        printf("{\"file\": ");
+        json_str(stdout, o->input);
+        printf(", \"ok\": %s, \"problems\": [", n ? "false" : "true");
+        for (int i = 0; i < n; i++) {
+            printf("%s\n  {\"kind\": ", i ? "," : "");
+            json_str(stdout, probs[i].kind);
+            printf(", \"node\": ");
+            json_str(stdout, probs[i].node);
+            printf(", \"op\": ");
+            json_str(stdout, probs[i].op);
+            printf(", \"message\": ");
+            json_str(stdout, probs[i].msg);
+            printf("}");
+        }
+        printf("%s]", n ? "\n" : "");
+        if (g) printf(", \"nodes\": %d", g->n_nodes);
+        printf("}\n");
+    } else {
+        for (int i = 0; i < n; i++) {
+            if (probs[i].node[0] || probs[i].op[0])
+                printf("%s: %s: node '%s' (%s): %s\n", o->input, probs[i].kind, probs[i].node, probs[i].op,
+                       probs[i].msg);
+            else
+                printf("%s: %s: %s\n", o->input, probs[i].kind, probs[i].msg);
+        }
+        if (n)
+            printf("%s: %d problem%s block compilation\n", o->input, n, n == 1 ? "" : "s");
+        else
+            printf("%s: ok: %d nodes, all supported\n", o->input, g ? g->n_nodes : 0);
+    }
+    free(probs);
+    ir_graph_free(g);
+    return n ? 1 : 0;
+}
+
+static void print_stats(const Graph *g)
+{
+    int count[OP_COUNT] = {0};
+    for (int i = 0; i < g->n_nodes; i++) count[g->nodes[i].op]++;
+    int64_t params = 0, bytes = 0;
+    char *used = xcalloc((size_t)g->n_values + 1, 1);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0) used[g->nodes[i].in[k]] = 1;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].kind == VAL_CONST && used[v]) {
+            params += ir_value_numel(&g->values[v]);
+            bytes += ir_value_numel(&g->values[v]) * (int64_t)dtype_size(g->values[v].dtype);
+        }
+    free(used);
+    fprintf(stderr, "stats: %d nodes, %d inputs, %d outputs, %lld constant elements (%.2f MB)\n", g->n_nodes,
+            g->n_inputs, g->n_outputs, (long long)params, (double)bytes / 1e6);
+    for (int op = 0; op < OP_COUNT; op++)
+        if (count[op]) fprintf(stderr, "stats:   %-22s %d\n", ir_op_name((OpKind)op), count[op]);
+}
+
+static int compile(Options *o)
+{
+    Diag d = {{0}};
+    if (strcmp(o->emit, "ir"))
+        return fail(NULL, "--emit=so|obj|asm|llvm: native code generation is not built yet (use --emit=ir)");
+    if (!o->output) return fail(o->input, "no output file given (use -o FILE)");
+    if (o->passes && pass_pipeline_check(o->passes, &d)) return fail(NULL, d.msg);
+    Graph *g = tool_load_model(o->input, o->shapes, o->n_shapes, &d);
+    if (!g) return fail(o->input, d.msg);
+    if (pass_pipeline_run(g, o->passes, &o->pc, &d)) {
+        ir_graph_free(g);
+        return fail(o->input, d.msg);
+    }
+    if (o->stats) print_stats(g);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    ir_print(g, m, 0);
+    fclose(m);
+    ir_graph_free(g);
+    int rc = tool_write_file_atomic(o->output, buf, len, &d);
+    free(buf);
+    return rc ? fail(o->output, d.msg) : 0;
+}
+
+int main(int argc, char **argv)
+{
+    Options o;
+    memset(&o, 0, sizeof o);
+    o.emit = "so";
+    pass_context_init(&o.pc);
+    Diag d = {{0}};
+    int argi = 1;
+    if (argc > 1 && !strcmp(argv[1], "check")) {
+        o.check_mode = 1;
+        argi = 2;
+    }
+    optind = argi;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:hO:", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.output = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case OPT_VERSION: printf("ppcc %s\n", PPCC_VERSION); return 0;
+        case OPT_EMIT:
+            if (strcmp(optarg, "ir") && strcmp(optarg, "so") && strcmp(optarg, "obj") && strcmp(optarg, "asm") &&
+                strcmp(optarg, "llvm"))
+                return fail(NULL, "--emit: expected ir, so, obj, asm or llvm");
+            o.emit = optarg;
+            break;
+        case OPT_SHAPE:
+            if (o.n_shapes == 64) return fail(NULL, "too many --shape options");
+            if (tool_parse_shape(optarg, &o.shapes[o.n_shapes], &d)) return fail(NULL, d.msg);
+            o.n_shapes++;
+            break;
+        case OPT_PASSES: o.passes = optarg; break;
+        case OPT_PRINT_PIPELINE: o.print_pipeline = 1; break;
+        case OPT_DUMP_BEFORE: o.pc.dump_before = optarg; break;
+        case OPT_DUMP_AFTER: o.pc.dump_after = optarg; break;
+        case OPT_DUMP_DIR: o.pc.dump_dir = optarg; break;
+        case OPT_TIME_PASSES: o.pc.time_passes = 1; break;
+        case OPT_VERIFY_EACH: o.pc.verify_each = 1; break;
+        case OPT_CHECK_EACH: o.pc.check_each = 1; break;
+        case OPT_SEED: {
+            char *end;
+            o.pc.seed = strtoull(optarg, &end, 10);
+            if (!*optarg || *end) return fail(NULL, "--seed expects a non-negative integer");
+            break;
+        }
+        case OPT_STATS: o.stats = 1; break;
+        case OPT_JSON: o.json = 1; break;
+        case 'O': /* optimisation level for code generation */
+            if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '3')
+                return fail(NULL, "-O expects 0, 1, 2 or 3");
+            break;
+        default: fprintf(stderr, "ppcc: error: unknown or incomplete option (see ppcc --help)\n"); return 1;
+        }
+    }
+    if (o.print_pipeline) {
+        if (o.passes && pass_pipeline_check(o.passes, &d)) return fail(NULL, d.msg);
+        pass_pipeline_print(stdout, o.passes);
+        return 0;
+    }
+    if (optind >= argc) return fail(NULL, "no input model (see ppcc --help)");
+    if (optind + 1 < argc) return fail(NULL, "more than one input model given");
+    o.input = argv[optind];
+    if (o.check_mode) return run_check(&o);
+    return compile(&o);
+}
