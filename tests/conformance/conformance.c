@@ -1,0 +1,285 @@
+/* conformance.c — runs the ONNX backend test data (Debian's libonnx-testdata) through ppcc.
+ *
+ *   conformance [--log FILE] [--filter SUBSTR] [--min-pass N] [--timeout S] DIR...
+ *
+ * Each DIR holds test folders <test>/model.onnx and test_data_set_N/{input,output}_K.pb. For each
+ * test: import the model (input shapes fixed from test_data_set_0's inputs), run the reference
+ * interpreter on every data set and compare every output with ONNX's tolerance (rtol 1e-3,
+ * atol 1e-7, NaN positions must match). A model that imports with problems of kind op,
+ * attribute, dtype, value or shape is "unsupported" (the reason is logged); anything else that
+ * goes wrong is a failure. Each test runs in a child process with a time limit, so a crash or
+ * hang is a failure of that test, not of the runner. Last line:
+ *   conformance: N passed, M failed, K unsupported
+ * Exit status 1 if M > 0 or N < --min-pass.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compiler/tool.h"
+
+enum { R_PASS = 0, R_FAIL = 1, R_UNSUP = 2 };
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted list of entries of dir (malloc'ed strings) passing filter prefix (NULL = all). */
+static char **list_dir(const char *dir, const char *prefix, int *n)
+{
+    DIR *dp = opendir(dir);
+    *n = 0;
+    if (!dp) return NULL;
+    char **v = NULL;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        if (e->d_name[0] == '.') continue;
+        if (prefix && strncmp(e->d_name, prefix, strlen(prefix))) continue;
+        v = xrealloc(v, (size_t)(*n + 1) * sizeof *v);
+        v[(*n)++] = xstrdup(e->d_name);
+    }
+    closedir(dp);
+    if (*n) qsort(v, (size_t)*n, sizeof *v, cmp_str);
+    return v;
+}
+
+static void free_list(char **v, int n)
+{
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+static int exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* Read test_data_set_X/{prefix}_K.pb for K = 0.. into a malloc'ed array. */
+static Tensor **read_set(const char *set, const char *prefix, int *n, char *why, size_t whyn)
+{
+    Tensor **v = NULL;
+    *n = 0;
+    for (int k = 0;; k++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s_%d.pb", set, prefix, k);
+        if (!exists(p)) break;
+        Diag d;
+        Tensor *t = NULL;
+        if (onnx_tensor_read_file(p, &t, NULL, &d)) {
+            snprintf(why, whyn, "cannot read %s_%d.pb: %s", prefix, k, d.msg);
+            for (int i = 0; i < *n; i++) tensor_free(v[i]);
+            free(v);
+            return NULL;
+        }
+        v = xrealloc(v, (size_t)(k + 1) * sizeof *v);
+        v[k] = t;
+        *n = k + 1;
+    }
+    return v;
+}
+
+static void free_tensors(Tensor **v, int n)
+{
+    for (int i = 0; i < n; i++) tensor_free(v[i]);
+    free(v);
+}
+
+/* Run one test in this process; returns R_* and writes a reason. */
+static int run_test(const char *tdir, char *why, size_t whyn)
+{
+    char model[4096];
+    snprintf(model, sizeof model, "%s/model.onnx", tdir);
+    int nsets;
+    char **sets = list_dir(tdir, "test_data_set_", &nsets);
+    if (!nsets) {
+        snprintf(why, whyn, "no test data sets");
+        return R_FAIL;
+    }
+    /* The first data set must be readable before we spend time importing. */
+    char set0[4096];
+    snprintf(set0, sizeof set0, "%s/%s", tdir, sets[0]);
+    int nin0;
+    Tensor **in0 = read_set(set0, "input", &nin0, why, whyn);
+    if (!in0) {
+        free_list(sets, nsets);
+        return R_FAIL;
+    }
+
+    OnnxProblem *probs = NULL;
+    int nprobs = 0;
+    Diag d = {{0}};
+    OnnxImportOptions io = {NULL, 0, &probs, &nprobs};
+    Graph *g = onnx_import_file(model, &io, &d);
+    if (!g) {
+        int unsup = nprobs > 0;
+        for (int i = 0; i < nprobs; i++) {
+            const char *k = probs[i].kind;
+            unsup &= !strcmp(k, "op") || !strcmp(k, "attribute") || !strcmp(k, "dtype") || !strcmp(k, "value") ||
+                     !strcmp(k, "shape");
+        }
+        if (nprobs)
+            snprintf(why, whyn, "%s: %s%s%s%s", probs[0].kind, probs[0].op, probs[0].op[0] ? ": " : "",
+                     probs[0].msg, nprobs > 1 ? " (and more)" : "");
+        else
+            snprintf(why, whyn, "import: %s", d.msg);
+        free(probs);
+        free_tensors(in0, nin0);
+        free_list(sets, nsets);
+        return unsup ? R_UNSUP : R_FAIL;
+    }
+    free(probs);
+    free_tensors(in0, nin0);
+
+    int result = R_PASS;
+    for (int s = 0; s < nsets && result == R_PASS; s++) {
+        char set[4096];
+        snprintf(set, sizeof set, "%s/%s", tdir, sets[s]);
+        int nin, nout;
+        Tensor **in = read_set(set, "input", &nin, why, whyn);
+        if (!in) {
+            result = R_FAIL;
+            break;
+        }
+        Tensor **want = read_set(set, "output", &nout, why, whyn);
+        if (!want) {
+            free_tensors(in, nin);
+            result = R_FAIL;
+            break;
+        }
+        if (nin != g->n_inputs || nout != g->n_outputs) {
+            snprintf(why, whyn, "%s: data set has %d inputs/%d outputs, model %d/%d", sets[s], nin, nout,
+                     g->n_inputs, g->n_outputs);
+            result = R_FAIL;
+        } else {
+            Tensor **got = xcalloc((size_t)nout + 1, sizeof(Tensor *));
+            if (interp_run(g, in, got, NULL, &d)) {
+                snprintf(why, whyn, "%s: run: %s", sets[s], d.msg);
+                result = R_FAIL;
+            } else {
+                for (int k = 0; k < nout && result == R_PASS; k++) {
+                    TensorDiff td;
+                    if (tool_compare(got[k], want[k], 1e-3, 1e-7, &td)) {
+                        snprintf(why, whyn, "%s: output %d '%s': %s", sets[s], k,
+                                 g->values[g->outputs[k]].name, td.msg);
+                        result = R_FAIL;
+                    }
+                }
+            }
+            free_tensors(got, nout);
+        }
+        free_tensors(in, nin);
+        free_tensors(want, nout);
+    }
+    if (result == R_PASS) snprintf(why, whyn, "%d data set%s", nsets, nsets == 1 ? "" : "s");
+    ir_graph_free(g);
+    free_list(sets, nsets);
+    return result;
+}
+
+/* Fork, run, collect the result through a pipe, enforce the time limit. */
+static int run_isolated(const char *tdir, int timeout, char *why, size_t whyn)
+{
+    int fd[2];
+    if (pipe(fd)) {
+        snprintf(why, whyn, "pipe failed");
+        return R_FAIL;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        alarm((unsigned)timeout);
+        char buf[2048];
+        int r = run_test(tdir, buf, sizeof buf);
+        char out[2100];
+        int n = snprintf(out, sizeof out, "%d %s", r, buf);
+        if (write(fd[1], out, (size_t)n) < 0) _exit(3);
+        _exit(0);
+    }
+    close(fd[1]);
+    char buf[2200];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof buf - 1 && (r = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
+    buf[len] = 0;
+    close(fd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        snprintf(why, whyn, "%s", sig == SIGALRM ? "timed out" : strsignal(sig));
+        return R_FAIL;
+    }
+    int res = R_FAIL;
+    if (len < 2 || sscanf(buf, "%d", &res) != 1) {
+        snprintf(why, whyn, "child exited without a result (status %d)", WEXITSTATUS(status));
+        return R_FAIL;
+    }
+    snprintf(why, whyn, "%s", buf + 2);
+    return res;
+}
+
+int main(int argc, char **argv)
+{
+    const char *logpath = NULL, *filter = NULL;
+    int min_pass = 0, timeout = 120;
+    int argi = 1;
+    for (; argi < argc && argv[argi][0] == '-'; argi++) {
+        if (!strcmp(argv[argi], "--log") && argi + 1 < argc)
+            logpath = argv[++argi];
+        else if (!strcmp(argv[argi], "--filter") && argi + 1 < argc)
+            filter = argv[++argi];
+        else if (!strcmp(argv[argi], "--min-pass") && argi + 1 < argc)
+            min_pass = atoi(argv[++argi]);
+        else if (!strcmp(argv[argi], "--timeout") && argi + 1 < argc)
+            timeout = atoi(argv[++argi]);
+        else {
+            fprintf(stderr, "usage: conformance [--log FILE] [--filter SUBSTR] [--min-pass N] [--timeout S] DIR...\n");
+            return 2;
+        }
+    }
+    if (argi >= argc) {
+        fprintf(stderr, "conformance: no test directory given\n");
+        return 2;
+    }
+    FILE *log = logpath ? fopen(logpath, "w") : NULL;
+    if (logpath && !log) {
+        fprintf(stderr, "conformance: cannot write %s\n", logpath);
+        return 2;
+    }
+    int count[3] = {0};
+    double t0 = tool_now();
+    for (; argi < argc; argi++) {
+        int n;
+        char **tests = list_dir(argv[argi], NULL, &n);
+        if (!tests) {
+            fprintf(stderr, "conformance: cannot read directory %s\n", argv[argi]);
+            return 2;
+        }
+        for (int i = 0; i < n; i++) {
+            if (filter && !strstr(tests[i], filter)) continue;
+            char tdir[4096], model[4200];
+            snprintf(tdir, sizeof tdir, "%s/%s", argv[argi], tests[i]);
+            snprintf(model, sizeof model, "%s/model.onnx", tdir);
+            if (!exists(model)) continue;
+            char why[2048];
+            int r = run_isolated(tdir, timeout, why, sizeof why);
+            count[r]++;
+            static const char *tag[] = {"PASS", "FAIL", "UNSUPPORTED"};
+            if (log) fprintf(log, "%-11s %s: %s\n", tag[r], tdir, why);
+            if (r == R_FAIL) printf("FAIL %s: %s\n", tdir, why);
+        }
+        free_list(tests, n);
+    }
+    if (log) {
+        fprintf(log, "conformance: %d passed, %d failed, %d unsupported\n", count[0], count[1], count[2]);
+        fclose(log);
+    }
+    printf("conformance: %d passed, %d failed, %d unsupported (%.1f s)\n", count[0], count[1], count[2],
+           tool_now() - t0);
+    if (min_pass && count[0] < min_pass) printf("conformance: fewer than %d tests passed\n", min_pass);
+    return (count[1] || count[0] < min_pass) ? 1 : 0;
+}
