@@ -89,6 +89,11 @@ $(PPCRUN): $(call obj,compiler/ppcrun.c) $(CORE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(CORE_LINK)
 
+DEMO_BIN = $(BUILD)/examples/mnist_demo
+$(DEMO_BIN): $(call obj,examples/mnist_demo.c) $(CORE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(CORE_LINK)
+
 # ---------------------------------------------------------------- tests
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_BIN = $(BUILD)/tests/unit_tests
@@ -120,7 +125,7 @@ model-test: $(PPCC) $(PPCRUN)
 test: all unit-test pass-test bad-test conformance model-test
 	@echo "make test: all test groups passed"
 
-demo: all
+demo: all $(DEMO_BIN)
 	./examples/demo.sh $(BUILD)
 
 clean:
