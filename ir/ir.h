@@ -251,6 +251,26 @@ int node_error(Diag *d, const Node *n, const char *fmt, ...) __attribute__((form
 /* numpy broadcast of two shapes; -1 with d set if incompatible. */
 int shape_broadcast2(int ra, const int64_t *a, int rb, const int64_t *b, int *rout, int64_t *out);
 
+/* Resolved spatial geometry of a Conv, ConvTranspose or MaxPool/AveragePool/LpPool node
+ * (shape_conv.c): defaults, auto_pad, ceil_mode and ConvTranspose's output_shape/output_padding
+ * turned into explicit per-axis numbers. Output index o along an axis reads (Conv, pools) input
+ * o*stride + t*dilation - pad_begin for kernel tap t; ConvTranspose writes input i to output
+ * i*stride + t*dilation - pad_begin. */
+typedef struct ConvGeom {
+    int nsp;                        /* number of spatial axes: input rank - 2 */
+    int64_t in[IR_MAX_RANK];        /* input spatial dims */
+    int64_t out[IR_MAX_RANK];       /* output spatial dims (> 0) */
+    int64_t kernel[IR_MAX_RANK];
+    int64_t stride[IR_MAX_RANK];
+    int64_t dilation[IR_MAX_RANK];
+    int64_t pad_begin[IR_MAX_RANK]; /* negative only for ConvTranspose with a large output_shape */
+    int64_t pad_end[IR_MAX_RANK];
+} ConvGeom;
+/* Compute the geometry of node n from its input dims (xdims: X, rank >= 3; wdims: W for Conv
+ * and ConvTranspose, NULL for pools). Validates the attributes; errors name the node. */
+int ir_conv_geometry(const Node *n, int rank, const int64_t *xdims, const int64_t *wdims,
+                     ConvGeom *geo, Diag *d);
+
 /* ---------------------------------------------------------------- text printer (print.c) */
 enum { IR_PRINT_ELIDE = 1 /* print large constants as a summary (dumps); not parseable */ };
 void ir_print(const Graph *g, FILE *f, unsigned flags);
@@ -284,5 +304,14 @@ int interp_node(const Graph *g, int node, Tensor **in, Tensor **out, Diag *d);
  * receives a newly allocated tensor for g->outputs[k] (caller frees). */
 int interp_run(const Graph *g, Tensor *const *inputs, Tensor **outputs, const InterpOptions *opt,
                Diag *d);
+
+/* Dense matrix product of the interpreter (interp_linalg.c), shared by Conv, ConvTranspose, Gemm
+ * and MatMul and usable by passes: C[i*ldc + j] += sum_k A[i*lda + k] * B[k*ldb + j] for
+ * i < M, j < N, k < K, with products and sums in double (exact products for f32 inputs), so the
+ * result is within rounding of a float64 computation. Single-threaded, cache-blocked. */
+void interp_gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                     int64_t ldb, double *C, int64_t ldc);
+void interp_gemm_f64(int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+                     const double *B, int64_t ldb, double *C, int64_t ldc);
 
 #endif
