@@ -218,7 +218,7 @@ int ir_graph_toposort(Graph *g, Diag *d)
     }
     Node *sorted = xmalloc(((size_t)n + 1) * sizeof(Node));
     for (int i = 0; i < n; i++) sorted[i] = g->nodes[order[i]];
-    memcpy(g->nodes, sorted, (size_t)n * sizeof(Node));
+    if (n) memcpy(g->nodes, sorted, (size_t)n * sizeof(Node));
     free(sorted), free(indeg), free(order), free(done);
     recompute_producers(g);
     return 0;
@@ -290,9 +290,9 @@ Graph *ir_graph_clone(const Graph *g)
     }
     c->n_inputs = g->n_inputs;
     c->inputs = xmalloc(((size_t)g->n_inputs + 1) * sizeof(int));
-    memcpy(c->inputs, g->inputs, (size_t)g->n_inputs * sizeof(int));
+    if (g->n_inputs) memcpy(c->inputs, g->inputs, (size_t)g->n_inputs * sizeof(int));
     c->n_outputs = g->n_outputs;
     c->outputs = xmalloc(((size_t)g->n_outputs + 1) * sizeof(int));
-    memcpy(c->outputs, g->outputs, (size_t)g->n_outputs * sizeof(int));
+    if (g->n_outputs) memcpy(c->outputs, g->outputs, (size_t)g->n_outputs * sizeof(int));
     return c;
 }

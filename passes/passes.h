@@ -46,5 +46,45 @@ int pass_pipeline_check(const char *pipeline, Diag *d);
 int pass_pipeline_run(Graph *g, const char *pipeline, PassContext *ctx, Diag *d);
 /* Print the pipeline, one pass per line with its description. */
 void pass_pipeline_print(FILE *f, const char *pipeline);
+/* Run an explicit array of passes (the registry's or any other, e.g. test-only passes) with the
+ * same dumps, timing, verification and checks as pass_pipeline_run. */
+int pass_pipeline_run_passes(Graph *g, const PassInfo *const *passes, int n, PassContext *ctx,
+                             Diag *d);
+
+/* check-each (check.c): the interpreter on seeded random inputs, compared between passes. */
+typedef struct PassCheck PassCheck;
+/* Fill t with deterministic pseudo-random data from *state (splitmix64): floats uniform in
+ * [-1, 1), integers in [0, 4), bools 0/1. The same seed gives the same data on every machine. */
+void pass_random_fill(Tensor *t, uint64_t *state);
+/* Make inputs from ctx->seed, run g (shape-inferring a copy first if g is untyped) and keep its
+ * outputs as the reference (if that run fails, once more with integer inputs all 0, since random
+ * indices may be out of range). NULL with d set if the interpreter fails. */
+PassCheck *pass_check_new(const Graph *g, const PassContext *ctx, Diag *d);
+/* Re-run g on the same inputs and compare every output with the reference (|a-b| <= atol +
+ * rtol*|b|, NaNs must match, names/dtypes/shapes unchanged); the error names pass_name. */
+int pass_check_compare(PassCheck *c, const Graph *g, const char *pass_name, Diag *d);
+void pass_check_free(PassCheck *c);
+
+/* The passes (one file each; semantics in the comment block at the top of each file). */
+int pass_infer_shapes(Graph *g, PassContext *ctx, Diag *d);      /* infer_shapes.c */
+int pass_fold_constants(Graph *g, PassContext *ctx, Diag *d);    /* fold_constants.c */
+int pass_dce(Graph *g, PassContext *ctx, Diag *d);               /* dce.c */
+int pass_remove_identity(Graph *g, PassContext *ctx, Diag *d);   /* remove_identity.c */
+int pass_fold_batchnorm(Graph *g, PassContext *ctx, Diag *d);    /* fold_batchnorm.c */
+int pass_fuse_activation(Graph *g, PassContext *ctx, Diag *d);   /* fuse_activation.c */
+int pass_canonicalize_gemm(Graph *g, PassContext *ctx, Diag *d); /* canonicalize_gemm.c */
+
+/* Helpers shared by the passes (util.c). */
+int pass_value_is_const(const Graph *g, int vid);   /* vid >= 0, VAL_CONST with data */
+int pass_value_is_output(const Graph *g, int vid);  /* listed in g->outputs */
+/* Exactly one use by a live node and not a graph output: safe to fuse its producer away. */
+int pass_value_single_use(const Graph *g, int vid);
+/* A constant's elements as a malloc'ed array of doubles (caller frees). */
+double *pass_const_f64(const Graph *g, int vid);
+/* Add a constant from doubles (converted to t) named `base`, or "base.N" if that is taken. */
+int pass_const_add_f64(Graph *g, const char *base, DType t, int rank, const int64_t *dims,
+                       const double *vals);
+/* Make node `node` define value vid as its output k (the old output value is left orphaned). */
+void pass_node_take_output(Graph *g, int node, int k, int vid);
 
 #endif

@@ -5,6 +5,7 @@
  * Import lowers every node to its IR op in canonical form (ir/ops.def: shape-determining
  * parameters become attributes), converting older operator versions, fixing symbolic dims from
  * user-given shapes, and folding shape-computing subgraphs to constants as it goes.
+ * Messages count dims from 1 ("dim 1" is the first), as a --shape list reads.
  */
 #ifndef PPCC_ONNX_H
 #define PPCC_ONNX_H
@@ -26,6 +27,13 @@ typedef struct OnnxProblem {
     char msg[512];  /* human-readable, one line */
 } OnnxProblem;
 
+/* A graph input bound to a constant at import time (e.g. a conformance test's shape tensor):
+ * it becomes a constant of the graph, not an input, so shape-determining uses can fold. */
+typedef struct OnnxConstInput {
+    const char *name;
+    const Tensor *value; /* copied into the graph */
+} OnnxConstInput;
+
 typedef struct OnnxImportOptions {
     const OnnxShapeFix *shapes;
     int n_shapes;
@@ -42,6 +50,12 @@ Graph *onnx_import_file(const char *path, const OnnxImportOptions *opt, Diag *d)
  * to refuse external data). */
 Graph *onnx_import_buffer(const void *buf, size_t len, const char *base_dir,
                           const OnnxImportOptions *opt, Diag *d);
+
+/* onnx_import_file with the named graph inputs bound to constants first (e.g. a conformance
+ * test's shape tensors): they become constants, not inputs, so shape-determining uses fold.
+ * The tensors are copied; a dtype different from the input's declared one is an error. */
+Graph *onnx_import_file_consts(const char *path, const OnnxImportOptions *opt,
+                               const OnnxConstInput *consts, int n_consts, Diag *d);
 
 /* TensorProto files. read: *out newly allocated; *name (malloc'ed, may be "") if name != NULL. */
 int onnx_tensor_read_file(const char *path, Tensor **out, char **name, Diag *d);

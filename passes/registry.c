@@ -1,0 +1,48 @@
+/* registry.c — the table of every pass (name, one-line description, function) and the default
+ * pipeline, spelled out as data.
+ *
+ * Why the default order is what it is:
+ *   infer-shapes       every later pass reads dtypes and static shapes.
+ *   fold-constants     turns shape arithmetic and weight preprocessing (Transpose/Reshape/Cast of
+ *                      initializers, Shape/Size of static values) into constants, so the pattern
+ *                      matchers below see constant weights.
+ *   remove-identity    Identity/Dropout between a Conv and its BatchNorm or activation would hide
+ *                      the adjacency the fusions look for.
+ *   canonicalize-gemm  MatMul(+Add) with constant weights becomes Gemm before the fusions, so
+ *                      MatMul+Add+BatchNorm+Relu chains fold and fuse like Gemm ones do.
+ *   fold-batchnorm     BN sits between the Conv/Gemm and its activation (Conv-BN-Relu): it must
+ *                      be folded before the activation can be fused.
+ *   fuse-activation    last rewrite: a Conv/Gemm carries at most one fused activation.
+ *   dce                sweeps the nodes the others left without uses.
+ */
+#include "passes/passes.h"
+
+#include <string.h>
+
+const PassInfo pass_registry[] = {
+    {"infer-shapes", "infer dtypes and static shapes of every value", pass_infer_shapes},
+    {"fold-constants", "evaluate nodes whose inputs are all constants (and Shape/Size) into constants",
+     pass_fold_constants},
+    {"remove-identity", "remove Identity and inference Dropout nodes", pass_remove_identity},
+    {"canonicalize-gemm",
+     "MatMul(+bias Add) with constant weights -> Gemm; constant B as [N,K] (transB=1), alpha/beta folded",
+     pass_canonicalize_gemm},
+    {"fold-batchnorm", "fold BatchNormalization into a preceding Conv, ConvTranspose or Gemm",
+     pass_fold_batchnorm},
+    {"fuse-activation", "fuse Relu/LeakyRelu/Clip/Sigmoid/Tanh/HardSigmoid/HardSwish into Conv or Gemm",
+     pass_fuse_activation},
+    {"dce", "remove nodes whose outputs are unused and unused optional outputs", pass_dce},
+};
+const int pass_registry_count = (int)(sizeof pass_registry / sizeof pass_registry[0]);
+
+static const char default_pipeline[] =
+    "infer-shapes,fold-constants,remove-identity,canonicalize-gemm,fold-batchnorm,fuse-activation,dce";
+
+const PassInfo *pass_find(const char *name)
+{
+    for (int i = 0; i < pass_registry_count; i++)
+        if (!strcmp(pass_registry[i].name, name)) return &pass_registry[i];
+    return NULL;
+}
+
+const char *pass_default_pipeline(void) { return default_pipeline; }
