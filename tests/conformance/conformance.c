@@ -62,7 +62,7 @@ static int exists(const char *p)
 /* Read test_data_set_X/{prefix}_K.pb for K = 0.. into a malloc'ed array. */
 static Tensor **read_set(const char *set, const char *prefix, int *n, char *why, size_t whyn)
 {
-    Tensor **v = NULL;
+    Tensor **v = xcalloc(1, sizeof *v); /* non-NULL even for zero tensors */
     *n = 0;
     for (int k = 0;; k++) {
         char p[4096];
@@ -103,22 +103,48 @@ static int is_unsupported_kind(const char *k)
            !strcmp(k, "shape");
 }
 
-/* Import model; with bind != NULL, integer-typed data-set inputs (named in their .pb) are bound
- * as constants: ppcc compiles for static shapes, so a test whose Reshape shape or Slice starts
- * arrive as graph inputs is compiled for the values of its data set. */
-static Graph *import(const char *model, Tensor **in, char **names, int nin, int bind, int *nbound,
-                     OnnxProblem **probs, int *nprobs, Diag *d)
+/* Names of inputs the import needs as constants, from "value" problems ("... input 'x' is
+ * not a constant ..."), appended to *names (no duplicates). Returns how many were new. */
+static int wanted_consts(const OnnxProblem *p, int n, char ***names, int *count)
+{
+    int added = 0;
+    for (int i = 0; i < n; i++) {
+        const char *q = strstr(p[i].msg, " input '");
+        if (!q || !strstr(p[i].msg, "is not a constant")) continue;
+        q += 8;
+        const char *e = strchr(q, '\'');
+        if (!e) continue;
+        char *nm = strndup(q, (size_t)(e - q));
+        int dup = 0;
+        for (int k = 0; k < *count; k++) dup |= !strcmp((*names)[k], nm);
+        if (dup) {
+            free(nm);
+            continue;
+        }
+        *names = xrealloc(*names, (size_t)(*count + 1) * sizeof(char *));
+        (*names)[(*count)++] = nm;
+        added++;
+    }
+    return added;
+}
+
+/* Import model with the graph inputs listed in bind_names bound to the data set's tensors of
+ * the same name: ppcc compiles for static shapes, so a test whose Reshape shape or Resize
+ * scales arrive as graph inputs is compiled for the values of its data set. */
+static Graph *import(const char *model, Tensor **in, char **names, int nin, char **bind_names, int n_bind,
+                     int *nbound, OnnxProblem **probs, int *nprobs, Diag *d)
 {
     OnnxImportOptions io = {NULL, 0, probs, nprobs};
     *nbound = 0;
-    if (!bind) return onnx_import_file(model, &io, d);
+    if (!n_bind) return onnx_import_file(model, &io, d);
     OnnxConstInput *ci = xcalloc((size_t)nin + 1, sizeof *ci);
     for (int k = 0; k < nin; k++)
-        if ((in[k]->dtype == DT_I64 || in[k]->dtype == DT_I32) && names[k] && names[k][0]) {
-            ci[*nbound].name = names[k];
-            ci[*nbound].value = in[k];
-            (*nbound)++;
-        }
+        for (int j = 0; j < n_bind; j++)
+            if (names[k] && !strcmp(names[k], bind_names[j])) {
+                ci[*nbound].name = names[k];
+                ci[*nbound].value = in[k];
+                (*nbound)++;
+            }
     Graph *g = onnx_import_file_consts(model, &io, ci, *nbound, d);
     free(ci);
     return g;
@@ -170,19 +196,39 @@ static int run_set(Graph *g, const char *setname, Tensor **in, char **names, int
 /* Run one test in this process; returns R_* and writes a reason. */
 static int run_test(const char *tdir, char *why, size_t whyn)
 {
-    char model[4096];
-    snprintf(model, sizeof model, "%s/model.onnx", tdir);
+    char model[4200];
+    snprintf(model, sizeof model, "%.4000s/model.onnx", tdir);
     int nsets;
     char **sets = list_dir(tdir, "test_data_set_", &nsets);
     if (!nsets) {
         snprintf(why, whyn, "no test data sets");
         return R_FAIL;
     }
-    int result = R_PASS, bind = 0, any_bound = 0;
+    int result = R_PASS, any_bound = 0, n_bind = 0;
+    char **bind_names = NULL;
+    /* Import once without data: an unsupported model is reported as such before its data
+     * (which may hold sequences, strings or float16) is read. */
     Graph *g = NULL;
+    OnnxProblem *probs = NULL;
+    int nprobs = 0, nb = 0;
+    Diag d = {{0}};
+    g = import(model, NULL, NULL, 0, NULL, 0, &nb, &probs, &nprobs, &d);
+    if (!g && !(only_value_problems(probs, nprobs) && wanted_consts(probs, nprobs, &bind_names, &n_bind))) {
+        int unsup = nprobs > 0;
+        for (int i = 0; i < nprobs; i++) unsup &= is_unsupported_kind(probs[i].kind);
+        if (nprobs)
+            snprintf(why, whyn, "%s: %s%s%.400s%s", probs[0].kind, probs[0].op, probs[0].op[0] ? ": " : "",
+                     probs[0].msg, nprobs > 1 ? " (and more)" : "");
+        else
+            snprintf(why, whyn, "import: %.900s", d.msg);
+        free(probs);
+        free_list(sets, nsets);
+        return unsup ? R_UNSUP : R_FAIL;
+    }
+    free(probs);
     for (int s = 0; s < nsets && result == R_PASS; s++) {
-        char set[4096];
-        snprintf(set, sizeof set, "%s/%s", tdir, sets[s]);
+        char set[8200];
+        snprintf(set, sizeof set, "%.4000s/%.4000s", tdir, sets[s]);
         int nin = 0, nout = 0;
         Tensor **in = read_set(set, "input", &nin, why, whyn);
         Tensor **want = in ? read_set(set, "output", &nout, why, whyn) : NULL;
@@ -193,26 +239,23 @@ static int run_test(const char *tdir, char *why, size_t whyn)
         }
         char **names = xcalloc((size_t)nin + 1, sizeof(char *));
         for (int k = 0; k < nin; k++) {
-            char p[4200];
+            char p[8300];
             snprintf(p, sizeof p, "%s/input_%d.pb", set, k);
             Tensor *t = NULL;
-            Diag d;
-            if (!onnx_tensor_read_file(p, &t, &names[k], &d)) tensor_free(t);
+            Diag d2;
+            if (!onnx_tensor_read_file(p, &t, &names[k], &d2)) tensor_free(t);
         }
-        if (!g || bind) {
+        for (int round = 0; n_bind && round < 4; round++) {
             ir_graph_free(g);
-            OnnxProblem *probs = NULL;
-            int nprobs = 0, nbound = 0;
-            Diag d = {{0}};
-            g = import(model, in, names, nin, bind, &nbound, &probs, &nprobs, &d);
-            if (!g && !bind && only_value_problems(probs, nprobs)) {
-                free(probs);
-                probs = NULL;
-                nprobs = 0;
-                bind = 1;
-                g = import(model, in, names, nin, bind, &nbound, &probs, &nprobs, &d);
-            }
+            probs = NULL;
+            nprobs = 0;
+            int nbound = 0;
+            g = import(model, in, names, nin, bind_names, n_bind, &nbound, &probs, &nprobs, &d);
             any_bound |= nbound > 0;
+            if (!g && only_value_problems(probs, nprobs) && wanted_consts(probs, nprobs, &bind_names, &n_bind)) {
+                free(probs);
+                continue; /* bind the newly named inputs too */
+            }
             if (!g) {
                 int unsup = nprobs > 0;
                 for (int i = 0; i < nprobs; i++) unsup &= is_unsupported_kind(probs[i].kind);
@@ -224,6 +267,7 @@ static int run_test(const char *tdir, char *why, size_t whyn)
                 result = unsup ? R_UNSUP : R_FAIL;
             }
             free(probs);
+            break;
         }
         if (g) result = run_set(g, sets[s], in, names, nin, want, nout, why, whyn);
         for (int k = 0; k < nin; k++) free(names[k]);
@@ -231,9 +275,14 @@ static int run_test(const char *tdir, char *why, size_t whyn)
         free_tensors(in, nin);
         free_tensors(want, nout);
     }
-    if (result == R_PASS)
-        snprintf(why, whyn, "%d data set%s%s", nsets, nsets == 1 ? "" : "s",
-                 any_bound ? " (integer inputs bound as constants)" : "");
+    if (result == R_PASS) {
+        int k = snprintf(why, whyn, "%d data set%s", nsets, nsets == 1 ? "" : "s");
+        for (int i = 0; any_bound && i < n_bind && k < (int)whyn - 64; i++)
+            k += snprintf(why + k, whyn - (size_t)k, "%s%.40s", i ? ", " : " (bound as constants: ", bind_names[i]);
+        if (any_bound) snprintf(why + k, whyn - (size_t)k, ")");
+    }
+    for (int i = 0; i < n_bind; i++) free(bind_names[i]);
+    free(bind_names);
     ir_graph_free(g);
     free_list(sets, nsets);
     return result;
@@ -252,15 +301,15 @@ static int run_isolated(const char *tdir, int timeout, char *why, size_t whyn)
     if (pid == 0) {
         close(fd[0]);
         alarm((unsigned)timeout);
-        char buf[2048];
+        char buf[4096];
         int r = run_test(tdir, buf, sizeof buf);
-        char out[2100];
+        char out[4200];
         int n = snprintf(out, sizeof out, "%d %s", r, buf);
         if (write(fd[1], out, (size_t)n) < 0) _exit(3);
         _exit(0);
     }
     close(fd[1]);
-    char buf[2200];
+    char buf[4400];
     size_t len = 0;
     ssize_t r;
     while (len < sizeof buf - 1 && (r = read(fd[0], buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
@@ -278,7 +327,7 @@ static int run_isolated(const char *tdir, int timeout, char *why, size_t whyn)
         snprintf(why, whyn, "child exited without a result (status %d)", WEXITSTATUS(status));
         return R_FAIL;
     }
-    snprintf(why, whyn, "%s", buf + 2);
+    snprintf(why, whyn, "%.4000s", buf + 2);
     return res;
 }
 
@@ -322,10 +371,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++) {
             if (filter && !strstr(tests[i], filter)) continue;
             char tdir[4096], model[4200];
-            snprintf(tdir, sizeof tdir, "%s/%s", argv[argi], tests[i]);
+            snprintf(tdir, sizeof tdir, "%.2000s/%.1000s", argv[argi], tests[i]);
             snprintf(model, sizeof model, "%s/model.onnx", tdir);
             if (!exists(model)) continue;
-            char why[2048];
+            char why[4096];
             int r = run_isolated(tdir, timeout, why, sizeof why);
             count[r]++;
             static const char *tag[] = {"PASS", "FAIL", "UNSUPPORTED"};
