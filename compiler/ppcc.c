@@ -213,6 +213,7 @@ int main(int argc, char **argv)
         argi = 2;
     }
     optind = argi;
+    opterr = 0; /* we print our own one-line errors */
     int c;
     while ((c = getopt_long(argc, argv, "o:hO:", long_opts, NULL)) != -1) {
         switch (c) {
@@ -250,7 +251,13 @@ int main(int argc, char **argv)
             if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '3')
                 return fail(NULL, "-O expects 0, 1, 2 or 3");
             break;
-        default: fprintf(stderr, "ppcc: error: unknown or incomplete option (see ppcc --help)\n"); return 1;
+        default:
+            if (optopt && optopt < 256)
+                fprintf(stderr, "ppcc: error: option -%c: unknown or missing its argument (see ppcc --help)\n", optopt);
+            else
+                fprintf(stderr, "ppcc: error: option '%s': unknown or missing its argument (see ppcc --help)\n",
+                        argv[optind - 1]);
+            return 1;
         }
     }
     if (o.print_pipeline) {

@@ -25,10 +25,12 @@ static const char *usage_text =
     "  -o DIR              write outputs to DIR/output_K.pb (K = output index)\n"
     "  --expect DIR        compare outputs with DIR/output_K.pb; exit 1 on mismatch\n"
     "  --rtol R, --atol A  tolerance for --expect: |got-want| <= A + R*|want| (1e-3, 1e-7)\n"
+    "  --rel-l2 MAX        for --expect: pass when the relative L2 error ||got-want||/||want||\n"
+    "                      of each float output is <= MAX (instead of the elementwise rule)\n"
     "  --shape NAME=AxBxC  fix a symbolic input dimension\n"
     "  -h, --help          this help\n";
 
-enum { OPT_RANDOM = 256, OPT_EXPECT, OPT_RTOL, OPT_ATOL, OPT_SHAPE };
+enum { OPT_RANDOM = 256, OPT_EXPECT, OPT_RTOL, OPT_ATOL, OPT_SHAPE, OPT_REL_L2 };
 
 static int fail(const char *file, const char *msg)
 {
@@ -52,6 +54,7 @@ int main(int argc, char **argv)
         {"random", required_argument, 0, OPT_RANDOM}, {"expect", required_argument, 0, OPT_EXPECT},
         {"rtol", required_argument, 0, OPT_RTOL},     {"atol", required_argument, 0, OPT_ATOL},
         {"shape", required_argument, 0, OPT_SHAPE},   {"help", no_argument, 0, 'h'},
+        {"rel-l2", required_argument, 0, OPT_REL_L2},
         {0, 0, 0, 0},
     };
     const char *in_specs[256];
@@ -59,11 +62,12 @@ int main(int argc, char **argv)
     const char *outdir = NULL, *expect = NULL;
     int have_seed = 0;
     uint64_t seed = 0;
-    double rtol = 1e-3, atol = 1e-7;
+    double rtol = 1e-3, atol = 1e-7, max_rel_l2 = -1;
     OnnxShapeFix fixes[64];
     int n_fixes = 0;
     Diag d = {{0}};
     int c;
+    opterr = 0; /* we print our own one-line errors */
     while ((c = getopt_long(argc, argv, "i:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i':
@@ -86,12 +90,22 @@ int main(int argc, char **argv)
         case OPT_ATOL:
             if (parse_double(optarg, &atol)) return fail(NULL, "--atol expects a non-negative number");
             break;
+        case OPT_REL_L2:
+            if (parse_double(optarg, &max_rel_l2)) return fail(NULL, "--rel-l2 expects a non-negative number");
+            break;
         case OPT_SHAPE:
             if (n_fixes == 64) return fail(NULL, "too many --shape options");
             if (tool_parse_shape(optarg, &fixes[n_fixes], &d)) return fail(NULL, d.msg);
             n_fixes++;
             break;
-        default: fprintf(stderr, "ppcrun: error: unknown or incomplete option (see ppcrun --help)\n"); return 1;
+        default:
+            if (optopt && optopt < 256)
+                fprintf(stderr, "ppcrun: error: option -%c: unknown or missing its argument (see ppcrun --help)\n",
+                        optopt);
+            else
+                fprintf(stderr, "ppcrun: error: option '%s': unknown or missing its argument (see ppcrun --help)\n",
+                        argv[optind - 1]);
+            return 1;
         }
     }
     if (optind >= argc) return fail(NULL, "no model given (see ppcrun --help)");
@@ -155,7 +169,7 @@ int main(int argc, char **argv)
         goto out;
     }
     double ms = (tool_now() - t0) * 1e3;
-    fprintf(stderr, "ppcrun: interpreter ran in %.1f ms\n", ms);
+    printf("ppcrun: interpreter ran in %.1f ms\n", ms);
     if (outdir && tool_mkdirs(outdir, &d)) {
         fail(outdir, d.msg);
         goto out;
@@ -180,8 +194,15 @@ int main(int argc, char **argv)
             }
             TensorDiff td;
             int64_t nb = tool_compare(outputs[k], want, rtol, atol, &td);
-            printf("output %d '%s': %s\n", k, name, td.msg);
-            bad |= nb != 0;
+            if (max_rel_l2 >= 0 && nb >= 0 && dtype_is_float(want->dtype)) {
+                double e = tool_rel_l2(outputs[k], want);
+                printf("output %d '%s': relative L2 error %.3g (max %.3g)%s\n", k, name, e, max_rel_l2,
+                       e <= max_rel_l2 ? "" : " FAIL");
+                bad |= !(e <= max_rel_l2);
+            } else {
+                printf("output %d '%s': %s\n", k, name, td.msg);
+                bad |= nb != 0;
+            }
             tensor_free(want);
         } else {
             char s[128];

@@ -51,7 +51,24 @@ Graph *tool_load_model(const char *path, const OnnxShapeFix *fixes, int n_fixes,
     }
     Graph *g = ir_parse_file(path, d);
     if (!g) return NULL;
-    if (ir_infer_shapes(g, d) || ir_verify(g, d)) {
+    /* Types written in the text are claims: inference must agree with them. */
+    int nv = g->n_values;
+    Value *declared = xmalloc(((size_t)nv + 1) * sizeof(Value));
+    memcpy(declared, g->values, (size_t)nv * sizeof(Value));
+    int rc = ir_infer_shapes(g, d);
+    for (int v = 0; !rc && v < nv; v++) {
+        const Value *a = &declared[v], *b = &g->values[v];
+        if (a->dtype == DT_UNDEF || b->producer < 0) continue;
+        if (a->dtype != b->dtype || a->rank != b->rank || memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank)) {
+            char s1[128], s2[128];
+            const Node *n = &g->nodes[b->producer];
+            rc = diag_error(d, "value '%s' is declared %s[%s] but node '%s' (%s) produces %s[%s]", a->name,
+                            dtype_name(a->dtype), shape_str(a->rank, a->dims, s1, sizeof s1), n->name,
+                            ir_op_name(n->op), dtype_name(b->dtype), shape_str(b->rank, b->dims, s2, sizeof s2));
+        }
+    }
+    free(declared);
+    if (rc || ir_verify(g, d)) {
         ir_graph_free(g);
         return NULL;
     }
