@@ -288,6 +288,7 @@ Graph *ir_graph_clone(const Graph *g)
         n->attrs = arena_alloc(a, (size_t)s->n_attr * sizeof(Attr));
         for (int k = 0; k < s->n_attr; k++) clone_attr(a, &n->attrs[k], &s->attrs[k]);
     }
+    c->workspace_size = g->workspace_size;
     c->n_inputs = g->n_inputs;
     c->inputs = xmalloc(((size_t)g->n_inputs + 1) * sizeof(int));
     if (g->n_inputs) memcpy(c->inputs, g->inputs, (size_t)g->n_inputs * sizeof(int));

@@ -129,6 +129,10 @@ int ir_op_from_name(const char *name); /* -1 if unknown */
 /* ---------------------------------------------------------------- graph (graph.c) */
 typedef enum ValueKind { VAL_INTERMEDIATE = 0, VAL_INPUT, VAL_CONST } ValueKind;
 
+/* Where a value lives at run time in compiled code (set by the plan-memory pass; see
+ * docs/codegen.md): the workspace, the user's input/output buffer mem_index, or constant data. */
+typedef enum MemKind { MEM_NONE = 0, MEM_WORKSPACE, MEM_INPUT, MEM_OUTPUT, MEM_CONST } MemKind;
+
 /* A tensor of the graph. dims are static (>= 0) once the frontend has fixed symbolic dims. */
 typedef struct Value {
     char *name;      /* unique within the graph (arena) */
@@ -138,6 +142,9 @@ typedef struct Value {
     ValueKind kind;
     void *data;      /* VAL_CONST: numel*dtype_size bytes, row-major, in the arena */
     int producer;    /* index of the producing node, -1 for inputs/consts/unproduced */
+    MemKind mem_kind;   /* memory plan (plan-memory pass); MEM_NONE before planning */
+    int mem_index;      /* MEM_INPUT/MEM_OUTPUT: which graph input/output buffer */
+    int64_t mem_offset; /* byte offset inside that buffer (64-aligned for workspace) */
 } Value;
 
 typedef enum AttrKind { ATTR_INT = 0, ATTR_FLOAT, ATTR_STRING, ATTR_INTS, ATTR_FLOATS, ATTR_TENSOR } AttrKind;
@@ -177,6 +184,7 @@ typedef struct Graph {
     int n_inputs;
     int *outputs;    /* value ids of graph outputs, in order */
     int n_outputs;
+    int64_t workspace_size; /* bytes of workspace the memory plan needs (0 before planning) */
 } Graph;
 
 Graph *ir_graph_new(const char *name);
@@ -270,6 +278,16 @@ typedef struct ConvGeom {
  * and ConvTranspose, NULL for pools). Validates the attributes; errors name the node. */
 int ir_conv_geometry(const Node *n, int rank, const int64_t *xdims, const int64_t *wdims,
                      ConvGeom *geo, Diag *d);
+
+/* ---------------------------------------------------------------- layouts (layout.c) */
+/* Channel-blocked layout NCHW16c: logical [N, C, S...] stored as [N, ceil(C/16), S..., 16]. */
+#define IR_LAYOUT_BLOCK 16
+/* Blocked dims of a plain shape (rank + 1 dims). -1 if rank < 2 or too large. */
+int ir_layout_blocked_dims(int rank, const int64_t *dims, int *out_rank, int64_t *out);
+/* Convert between plain [N,C,S] and blocked [N,CB,S,16] (S = product of spatial dims); the
+ * padded lanes are zeroed when blocking. */
+void ir_layout_convert(int to_blocked, size_t elsize, int64_t N, int64_t C, int64_t S, const void *src,
+                       void *dst);
 
 /* ---------------------------------------------------------------- text printer (print.c) */
 enum { IR_PRINT_ELIDE = 1 /* print large constants as a summary (dumps); not parseable */ };

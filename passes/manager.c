@@ -23,6 +23,8 @@ void pass_context_init(PassContext *ctx)
     ctx->check_rtol = 1e-4;
     ctx->check_atol = 1e-5;
     ctx->seed = 1;
+    ctx->target_vector_bits = 512;
+    ctx->target_vregs = 32;
 }
 
 /* ---------------------------------------------------------------- pipeline strings */

@@ -22,6 +22,10 @@ typedef struct PassContext {
     double check_rtol, check_atol;
     uint64_t seed;            /* seed for check_each inputs (and later for pruning) */
     int dump_counter;         /* internal: NN of dump files */
+    /* Target facts for layout/schedule decisions (set by ppcc from the code generator's target;
+     * defaults describe an AVX-512 x86-64 host). */
+    int target_vector_bits;   /* widest vector register, bits (512, 256, 128) */
+    int target_vregs;         /* number of vector registers (32 on AVX-512/NEON, 16 on AVX2) */
 } PassContext;
 
 typedef int (*PassFn)(Graph *g, PassContext *ctx, Diag *d);
