@@ -123,6 +123,9 @@ typedef struct OpInfo {
     int min_in, max_in, min_out, max_out; /* max -1: variadic */
 } OpInfo;
 extern const OpInfo ir_ops[OP_COUNT];
+/* ppcc-internal ops (created by passes, not ONNX ops) are the last rows of ops.def. */
+#define OP_FIRST_INTERNAL OP_LAYOUT_TRANSFORM
+static inline int ir_op_is_internal(OpKind op) { return op >= OP_FIRST_INTERNAL; }
 const char *ir_op_name(OpKind op);
 int ir_op_from_name(const char *name); /* -1 if unknown */
 
