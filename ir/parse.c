@@ -27,12 +27,20 @@
 
 #define NUM_TEXT_MAX 80 /* longest number literal accepted */
 
+/* The memory plan of a value (Value.mem_*), "<ws+4096>" in the text. */
+typedef struct Placement {
+    MemKind kind;
+    int index;
+    int64_t offset;
+} Placement;
+
 typedef struct OutSpec {
     const char *name; /* NULL: absent output "_" */
     size_t pos;       /* where the name starts, for errors */
     DType dtype;      /* DT_UNDEF when no ": type" */
     int rank;
     int64_t dims[IR_MAX_RANK];
+    Placement mem;
 } OutSpec;
 
 typedef struct Parser {
@@ -659,6 +667,41 @@ static int parse_data(Parser *P, DType dt, int64_t numel, const char *whose)
     return 0;
 }
 
+/* [ "<" kind [ index ] "+" offset ">" ] with kind none|ws|in|out|const; absent: no plan. */
+static int parse_placement(Parser *P, Placement *m)
+{
+    static const char *const kinds[] = {"none", "ws", "in", "out", "const"};
+    memset(m, 0, sizeof *m);
+    if (!accept(P, '<')) return 0;
+    size_t pos = P->pos, n = 0;
+    while (n < 8 && peek_at(P, n) >= 'a' && peek_at(P, n) <= 'z') n++;
+    int k = 0;
+    while (k <= MEM_CONST && !(strlen(kinds[k]) == n && !memcmp(P->src + pos, kinds[k], n))) k++;
+    if (k > MEM_CONST) return parse_expected(P, "a memory placement (<ws+OFFSET>, <inN+OFFSET>, <outN+OFFSET>, <const+OFFSET>)");
+    P->pos += n;
+    m->kind = (MemKind)k;
+    NumTok t;
+    if (peek(P) >= '0' && peek(P) <= '9') {
+        if (parse_number(P, &t, "a buffer index")) return -1;
+        if (t.is_float || t.int_ovf || t.mag > INT_MAX) return parse_error_at(P, t.pos, "bad buffer index '%s'", t.text);
+        m->index = (int)t.mag;
+    }
+    if (peek(P) != '+') return parse_expected(P, "'+' and a byte offset in the memory placement");
+    P->pos++;
+    if (parse_number(P, &t, "a byte offset")) return -1;
+    if (t.is_float || t.neg || t.int_ovf || t.mag > (uint64_t)INT64_MAX)
+        return parse_error_at(P, t.pos, "bad byte offset '%s'", t.text);
+    m->offset = (int64_t)t.mag;
+    return expect(P, '>');
+}
+
+static void parse_place(Graph *g, int vid, const Placement *m)
+{
+    g->values[vid].mem_kind = m->kind;
+    g->values[vid].mem_index = m->index;
+    g->values[vid].mem_offset = m->offset;
+}
+
 /* ---------------------------------------------------------------- attributes */
 
 static int parse_attr_name(Parser *P, char **out)
@@ -798,10 +841,12 @@ static int parse_input(Parser *P)
     DType dt = DT_UNDEF;
     int rank = 0;
     int64_t dims[IR_MAX_RANK] = {0};
-    if (accept(P, ':') && parse_type(P, &dt, &rank, dims)) return -1;
+    Placement m;
+    if ((accept(P, ':') && parse_type(P, &dt, &rank, dims)) || parse_placement(P, &m)) return -1;
     int id = ir_value_add(P->g, name, dt, rank, dims);
     sym_insert(P, id, pos);
     ir_graph_add_input(P->g, id);
+    parse_place(P->g, id, &m);
     return 0;
 }
 
@@ -814,12 +859,14 @@ static int parse_const(Parser *P)
     DType dt;
     int rank;
     int64_t dims[IR_MAX_RANK] = {0};
-    if (expect(P, ':') || parse_type(P, &dt, &rank, dims) || expect(P, '=')) return -1;
+    Placement m;
+    if (expect(P, ':') || parse_type(P, &dt, &rank, dims) || parse_placement(P, &m) || expect(P, '=')) return -1;
     char whose[64];
     snprintf(whose, sizeof whose, "constant '%%%.40s'", name);
     if (parse_data(P, dt, shape_numel(rank, dims), whose)) return -1;
     int id = ir_const_add(P->g, name, dt, rank, dims, P->buf);
     sym_insert(P, id, pos);
+    parse_place(P->g, id, &m);
     return 0;
 }
 
@@ -853,6 +900,7 @@ static int parse_node(Parser *P, int has_outs)
                     if (P->outs[k].name && !strcmp(P->outs[k].name, name))
                         return parse_error_at(P, o->pos, "value '%%%s' is defined twice by one node", name);
                 if (accept(P, ':') && parse_type(P, &o->dtype, &o->rank, o->dims)) return -1;
+                if (parse_placement(P, &o->mem)) return -1;
             }
             n_out++;
             if (accept(P, '=')) break;
@@ -895,6 +943,7 @@ static int parse_node(Parser *P, int has_outs)
         }
         out[k] = ir_value_add(P->g, o->name, o->dtype, o->rank, o->dims);
         sym_insert(P, out[k], o->pos);
+        parse_place(P->g, out[k], &o->mem);
     }
     int node = ir_node_add(P->g, (OpKind)op, "", n_in, in, n_out, out);
     free(in);
@@ -929,7 +978,7 @@ static int parse_statement(Parser *P)
     return parse_expected(P, "a statement (input, const, output, a node) or '}'");
 }
 
-/* file = "graph" name "{" { statement } "}" */
+/* file = "graph" name [ "workspace" "=" integer ] "{" { statement } "}" */
 static int parse_graph(Parser *P)
 {
     if (!word_is(P, "graph")) return parse_expected(P, "'graph'");
@@ -938,6 +987,14 @@ static int parse_graph(Parser *P)
     skip_ws(P);
     if (parse_name(P, &name, "a graph name")) return -1;
     P->g->name = name;
+    if (word_is(P, "workspace")) { /* memory plan: workspace bytes */
+        P->pos += 9;
+        NumTok t;
+        if (expect(P, '=') || parse_number(P, &t, "the workspace size in bytes")) return -1;
+        if (t.is_float || t.neg || t.int_ovf || t.mag > (uint64_t)INT64_MAX)
+            return parse_error_at(P, t.pos, "bad workspace size '%s'", t.text);
+        P->g->workspace_size = (int64_t)t.mag;
+    }
     if (expect(P, '{')) return -1;
     while (!accept(P, '}'))
         if (parse_statement(P)) return -1;

@@ -464,15 +464,29 @@ static void print_attr_value(FILE *f, const Attr *a, unsigned flags)
 
 /* ---------------------------------------------------------------- nodes and graphs */
 
-/* Output slot: "%y: f32[1,8]", "%y" when untyped, "_" when absent. */
+/* Memory plan of a value (plan-memory pass): " <ws+4096>", " <in0+0>", " <out1+64>"; nothing
+ * before planning. The buffer index is printed for graph input/output buffers, or when set. */
+static void print_placement(FILE *f, const Value *v)
+{
+    static const char *const kinds[] = {"none", "ws", "in", "out", "const"};
+    if (v->mem_kind == MEM_NONE && !v->mem_index && !v->mem_offset) return;
+    int k = (int)v->mem_kind;
+    fprintf(f, " <%s", k >= 0 && k <= MEM_CONST ? kinds[k] : "?");
+    if (k == MEM_INPUT || k == MEM_OUTPUT || v->mem_index) fprintf(f, "%d", v->mem_index);
+    fprintf(f, "+%" PRId64 ">", v->mem_offset);
+}
+
+/* Declaration of a value: "%y: f32[1,8]", "%y" when untyped, "_" when absent, plus placement. */
 static void print_out(FILE *f, const Graph *g, int vid)
 {
     print_value_ref(f, g, vid);
     if (vid < 0 || vid >= g->n_values) return;
     const Value *v = &g->values[vid];
-    if (v->dtype == DT_UNDEF) return;
-    fputs(": ", f);
-    print_type(f, v->dtype, v->rank, v->dims);
+    if (v->dtype != DT_UNDEF) {
+        fputs(": ", f);
+        print_type(f, v->dtype, v->rank, v->dims);
+    }
+    print_placement(f, v);
 }
 
 static void print_node_line(const Graph *g, const Node *n, FILE *f, unsigned flags)
@@ -514,6 +528,7 @@ void ir_print(const Graph *g, FILE *f, unsigned flags)
 {
     fputs("graph ", f);
     print_quoted(f, g->name ? g->name : "");
+    if (g->workspace_size) fprintf(f, " workspace=%" PRId64, g->workspace_size);
     fputs(" {\n", f);
 
     for (int k = 0; k < g->n_inputs; k++) {

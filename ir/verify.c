@@ -5,7 +5,8 @@
  * Checks, in order (the first failure is reported; errors name the node as
  * "node 'NAME' (Op): ..."):
  *   1. values: dtype known or DT_UNDEF, 0 <= rank <= IR_MAX_RANK, dims >= 0, numel (and its byte
- *      size) without int64 overflow; constants have data, graph inputs have none;
+ *      size) without int64 overflow; constants have data, graph inputs have none; memory
+ *      placement fields in range;
  *   2. graph inputs: ids in range, kind VAL_INPUT, listed once;
  *   3. nodes in order: op in the table, arity from ir_ops[], absent (-1) inputs/outputs only in
  *      optional slots, ids in range, every input defined earlier (by a graph input, a constant
@@ -76,6 +77,8 @@ static int verify_values(Verifier *V)
         } else if (val->kind != VAL_INTERMEDIATE) {
             return diag_error(V->d, "value '%s' has an invalid kind (%d)", nm, (int)val->kind);
         }
+        if ((int)val->mem_kind < MEM_NONE || val->mem_kind > MEM_CONST || val->mem_index < 0 || val->mem_offset < 0)
+            return diag_error(V->d, "value '%s' has an invalid memory placement", nm);
     }
     return 0;
 }

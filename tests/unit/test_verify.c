@@ -288,6 +288,11 @@ START_TEST(test_verify_dims)
     ir_graph_free(g);
 
     g = base();
+    g->values[ir_value_find(g, "r")].mem_offset = -64;
+    expect_fail(g, "value 'r' has an invalid memory placement", NULL);
+    ir_graph_free(g);
+
+    g = base();
     g->values[ir_value_find(g, "r")].dtype = (DType)DT_COUNT;
     expect_fail(g, "value 'r' has an invalid dtype", NULL);
     ir_graph_free(g);
