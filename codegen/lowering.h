@@ -1,5 +1,5 @@
-/* lowering.h — the contract between codegen's LLVM machinery (codegen/*.c) and the native
- * kernels (codegen/kernels/*.{h,c} with their lowering functions codegen/lower_*.c).
+/* lowering.h — the contract between codegen's LLVM machinery (codegen/ files) and the native
+ * kernels (codegen/kernels/ with their lowering functions codegen/lower_ files).
  *
  * For each IR node, codegen asks the lowering table (lower_table.c) in order; the first lowering
  * function that accepts the node describes ONE call of a native kernel:

@@ -174,6 +174,13 @@ int tool_write_file_atomic(const char *path, const void *data, size_t len, Diag 
             return diag_error(d, "cannot write to standard output");
         return 0;
     }
+    if (ir_path_is_special(path)) { /* /dev/null, a FIFO: write in place, never rename over it */
+        FILE *f = fopen(path, "wb");
+        if (!f) return diag_error(d, "cannot open '%s': %s", path, strerror(errno));
+        int ok = fwrite(data, 1, len, f) == len;
+        ok &= fclose(f) == 0;
+        return ok ? 0 : diag_error(d, "cannot write '%s': %s", path, strerror(errno));
+    }
     size_t n = strlen(path);
     char *tmp = xmalloc(n + 32);
     snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());

@@ -37,6 +37,10 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* Output files are written atomically (temp file + rename) so a failed run never leaves a
+ * partial file. A path that exists and is not a regular file (/dev/null, a FIFO, a terminal)
+ * must be written directly instead: renaming over it would replace the device. */
+int ir_path_is_special(const char *path);
 
 /* ---------------------------------------------------------------- arena (arena.c) */
 typedef struct Arena Arena;
@@ -291,6 +295,18 @@ int ir_layout_blocked_dims(int rank, const int64_t *dims, int *out_rank, int64_t
  * padded lanes are zeroed when blocking. */
 void ir_layout_convert(int to_blocked, size_t elsize, int64_t N, int64_t C, int64_t S, const void *src,
                        void *dst);
+/* A node's `layout` attribute: 1 for "NCHW16c", 0 when absent or "NCHW", -1 (d set) otherwise. */
+int ir_node_layout(const Node *n, Diag *d);
+/* Logical plain dims [N, channels, S...] of a blocked shape [N, CB, S..., 16]; -1 if the shape
+ * is not the blocking of a tensor with that many channels. */
+int ir_layout_unblocked_dims(int rank, const int64_t *dims, int64_t channels, int *out_rank, int64_t *out);
+/* Reference semantics of an op with layout="NCHW16c": inputs k with in_ch[k] > 0 are blocked
+ * tensors of in_ch[k] logical channels and are unblocked; outputs k with out_ch[k] > 0 are
+ * computed plain by `plain` (the op's plain kernel, same node) and blocked (padded lanes zero);
+ * other operands pass through unchanged. */
+typedef int (*IrEvalFn)(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d);
+int ir_layout_eval_blocked(const Graph *g, const Node *n, Tensor **in, Tensor **out, const int64_t *in_ch,
+                           const int64_t *out_ch, IrEvalFn plain, Diag *d);
 
 /* ---------------------------------------------------------------- text printer (print.c) */
 enum { IR_PRINT_ELIDE = 1 /* print large constants as a summary (dumps); not parseable */ };

@@ -53,6 +53,10 @@ typedef struct PpcLayerDesc {
     int32_t reserved2;
     void *fn;
 } PpcLayerDesc;
+/* Layer calling convention, as runtime/layer.c calls it: n_args == strlen(signature); arg_names
+ * has n_args entries, entry a naming argument a (an 'h' argument's name is ignored: emit ""); a
+ * 'p' argument named "" gets the session's workspace unless the caller passes a buffer; `fn` has
+ * the C type void fn(args...), every argument pointer-sized, and returns nothing. */
 
 typedef struct PpcModelDesc {
     uint32_t magic;       /* PPC_ABI_MAGIC */

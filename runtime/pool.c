@@ -1,0 +1,285 @@
+/* pool.c — the per-session pthread pool that generated code reaches through PpcHost.parallel_for.
+ *
+ * Protocol. A job is published in one 64-bit atomic word `job`: bits 32..63 a generation number,
+ * 16..31 the number of ranges ("chunks"), 0..15 the next unclaimed chunk. The caller writes the
+ * job's fields (fn, arg, n, chunks), sets `pending` to the chunk count and stores the new word
+ * (release); workers and the caller then claim chunks by compare-and-swap on the word, which only
+ * succeeds while the generation is the one they saw and chunks remain. A successful claim pins
+ * the job (it cannot complete, so the caller cannot publish the next one) and therefore the
+ * fields read after it are that job's. Whoever finishes a chunk decrements `pending`; the caller
+ * returns when it reaches zero. So the caller never waits for a worker that has not woken up yet:
+ * it takes the unclaimed chunks itself.
+ *
+ * Sleeping. A waiting thread polls with `pause` for PURE_SPINS rounds, then polls with
+ * sched_yield (so that an oversubscribed machine runs the threads that have work) until SPIN_NS
+ * have passed, then sleeps: idle workers on `cv_work`, the caller on `cv_done`. Wake-ups are
+ * skipped when nobody sleeps, which is safe because the sleeper announces itself (seq_cst) before
+ * re-checking the condition under the mutex, and the waker publishes (seq_cst) before reading
+ * the announcement. ppcrt_pool_create returns once every worker has started.
+ *
+ * Invariants: no allocation after ppcrt_pool_create; one publisher at a time (the session's
+ * thread); tasks that call parallel_for again run it inline (thread-local `tls_in_task`).
+ */
+#include "runtime/pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "runtime/ppcrt.h"
+
+#define PURE_SPINS 128   /* pause-polls before yielding: a few microseconds */
+#define SPIN_NS 50000    /* total polling time before a waiting thread sleeps */
+#define CACHE_LINE 64
+
+/* initial-exec: no __tls_get_addr call, and no lazy TLS allocation on a thread's first use even
+ * when libppcrt.so itself is dlopened (4 bytes of glibc's static TLS surplus). */
+static _Thread_local int tls_in_task __attribute__((tls_model("initial-exec")));
+
+struct PpcrtPool {
+    /* Written by the publisher, read by everyone: its own cache line. */
+    _Alignas(CACHE_LINE) _Atomic uint64_t job;
+    PpcTaskFn fn;
+    void *arg;
+    int64_t n;
+    /* Completion counter, hit by every finishing thread. */
+    _Alignas(CACHE_LINE) _Atomic int pending;
+    _Alignas(CACHE_LINE) _Atomic int n_sleeping; /* workers inside or entering cv_work waits */
+    _Atomic int caller_sleeping;                 /* the publisher waits on cv_done */
+    _Atomic int shutdown;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work;
+    pthread_cond_t cv_done;
+    uint32_t gen; /* publisher-private copy of the last generation */
+    int n_threads;
+    int n_workers; /* created successfully */
+    int n_started; /* running worker_main; guarded by mu */
+    pthread_t *workers;
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spin-then-yield polling budget; spin_more() says whether to poll again or go to sleep. */
+typedef struct {
+    int rounds;
+    struct timespec t0;
+} Spin;
+
+static int spin_more(Spin *sp)
+{
+    if (sp->rounds < PURE_SPINS) {
+        sp->rounds++;
+        cpu_relax();
+        return 1;
+    }
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (sp->rounds++ == PURE_SPINS) sp->t0 = t;
+    int64_t ns = (int64_t)(t.tv_sec - sp->t0.tv_sec) * 1000000000 + (t.tv_nsec - sp->t0.tv_nsec);
+    if (ns > SPIN_NS) return 0;
+    sched_yield();
+    return 1;
+}
+
+static inline uint32_t word_gen(uint64_t w) { return (uint32_t)(w >> 32); }
+static inline int word_chunks(uint64_t w) { return (int)((w >> 16) & 0xffff); }
+static inline int word_next(uint64_t w) { return (int)(w & 0xffff); }
+
+int ppcrt_pool_chunk_count(int n_threads, int64_t n, int64_t grain)
+{
+    if (n <= 0) return 0;
+    if (grain < 1) grain = 1;
+    int64_t by_grain = n / grain; /* every range keeps >= grain iterations */
+    if (by_grain < 1) by_grain = 1;
+    return by_grain < n_threads ? (int)by_grain : n_threads;
+}
+
+void ppcrt_pool_chunk_range(int64_t n, int chunks, int i, int64_t *begin, int64_t *end)
+{
+    /* The first n % chunks ranges get one extra iteration; no n * i products, so no overflow. */
+    int64_t q = n / chunks, r = n % chunks;
+    *begin = (int64_t)i * q + (i < r ? i : r);
+    *end = *begin + q + (i < r ? 1 : 0);
+}
+
+/* Finish one chunk: the thread that completes the job wakes a sleeping caller. */
+static void chunk_done(PpcrtPool *p)
+{
+    if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeping)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->cv_done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* Claim and run chunks of generation `gen` until none is left. */
+static void run_chunks(PpcrtPool *p, uint32_t gen)
+{
+    uint64_t w = atomic_load_explicit(&p->job, memory_order_acquire);
+    for (;;) {
+        if (word_gen(w) != gen || word_next(w) >= word_chunks(w)) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->job, &w, w + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue; /* w now holds the current word */
+        int64_t b, e;
+        ppcrt_pool_chunk_range(p->n, word_chunks(w), word_next(w), &b, &e);
+        p->fn(p->arg, b, e);
+        chunk_done(p);
+        w = atomic_load_explicit(&p->job, memory_order_acquire);
+    }
+}
+
+/* Wait until the published generation differs from `seen` or shutdown is requested. */
+static uint32_t worker_wait(PpcrtPool *p, uint32_t seen)
+{
+    Spin sp = {0};
+    do {
+        uint64_t w = atomic_load_explicit(&p->job, memory_order_acquire);
+        if (word_gen(w) != seen || atomic_load_explicit(&p->shutdown, memory_order_relaxed))
+            return word_gen(w);
+    } while (spin_more(&sp));
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->n_sleeping, 1);
+    uint64_t w;
+    while (word_gen(w = atomic_load(&p->job)) == seen && !atomic_load(&p->shutdown))
+        pthread_cond_wait(&p->cv_work, &p->mu);
+    atomic_fetch_sub(&p->n_sleeping, 1);
+    pthread_mutex_unlock(&p->mu);
+    return word_gen(w);
+}
+
+static void *worker_main(void *arg)
+{
+    PpcrtPool *p = arg;
+    uint32_t seen = 0; /* generation 0 is the idle state set at creation */
+    tls_in_task = 1;   /* tasks that call parallel_for run it inline */
+    pthread_mutex_lock(&p->mu);
+    p->n_started++;
+    pthread_cond_signal(&p->cv_done);
+    pthread_mutex_unlock(&p->mu);
+    for (;;) {
+        seen = worker_wait(p, seen);
+        if (atomic_load(&p->shutdown)) break;
+        run_chunks(p, seen);
+    }
+    return NULL;
+}
+
+void ppcrt_pool_parallel_for(void *pool, PpcTaskFn fn, void *arg, int64_t n, int64_t grain)
+{
+    PpcrtPool *p = pool;
+    if (n <= 0) return;
+    int chunks = ppcrt_pool_chunk_count(p->n_threads, n, grain);
+    if (chunks == 1 || tls_in_task) {
+        fn(arg, 0, n);
+        return;
+    }
+    p->fn = fn;
+    p->arg = arg;
+    p->n = n;
+    atomic_store_explicit(&p->pending, chunks, memory_order_relaxed);
+    uint32_t gen = ++p->gen;
+    if (gen == 0) gen = ++p->gen; /* 0 means idle to a freshly started worker */
+    atomic_store(&p->job, ((uint64_t)gen << 32) | ((uint64_t)chunks << 16));
+    if (atomic_load(&p->n_sleeping) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+    }
+
+    tls_in_task = 1;
+    run_chunks(p, gen);
+    tls_in_task = 0;
+
+    Spin sp = {0};
+    do {
+        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
+    } while (spin_more(&sp));
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->caller_sleeping, 1);
+    while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->cv_done, &p->mu);
+    atomic_store(&p->caller_sleeping, 0);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Ask the started workers to exit and join them. */
+static void pool_stop(PpcrtPool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    atomic_store(&p->shutdown, 1);
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->n_workers; i++) pthread_join(p->workers[i], NULL);
+    p->n_workers = 0;
+}
+
+int ppcrt_pool_create(int n_threads, PpcrtPool **out)
+{
+    *out = NULL;
+    if (n_threads < 1 || n_threads > PPCRT_MAX_THREADS) return PPCRT_ERR_ARG;
+    size_t size = (sizeof(PpcrtPool) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    PpcrtPool *p = aligned_alloc(CACHE_LINE, size);
+    if (!p) return PPCRT_ERR_NOMEM;
+    *p = (PpcrtPool){.n_threads = n_threads};
+    atomic_init(&p->job, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->n_sleeping, 0);
+    atomic_init(&p->caller_sleeping, 0);
+    atomic_init(&p->shutdown, 0);
+    if (n_threads > 1) {
+        p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
+        if (!p->workers) {
+            free(p);
+            return PPCRT_ERR_NOMEM;
+        }
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
+
+    /* Workers block every signal so that the application's handlers run on its own threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = 0;
+    for (int i = 0; i < n_threads - 1 && rc == 0; i++) {
+        rc = pthread_create(&p->workers[i], NULL, worker_main, p);
+        if (rc == 0) p->n_workers++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        ppcrt_pool_free(p);
+        return rc == ENOMEM ? PPCRT_ERR_NOMEM : PPCRT_ERR_THREAD;
+    }
+    /* Return only once every worker runs, so that thread start-up (which may allocate, e.g.
+     * under sanitizers) is over before the first parallel_for. */
+    pthread_mutex_lock(&p->mu);
+    while (p->n_started < p->n_workers) pthread_cond_wait(&p->cv_done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    *out = p;
+    return PPCRT_OK;
+}
+
+void ppcrt_pool_free(PpcrtPool *p)
+{
+    if (!p) return;
+    pool_stop(p);
+    pthread_cond_destroy(&p->cv_done);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_mutex_destroy(&p->mu);
+    free(p->workers);
+    free(p);
+}
+
+int ppcrt_pool_num_threads(const PpcrtPool *p) { return p ? p->n_threads : 0; }
