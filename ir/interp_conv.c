@@ -7,7 +7,10 @@
  * conv (1x..x1 kernel, stride 1, no pads) multiplies the input directly. When a group has a
  * single input channel (depthwise) there is nothing to share, so each kernel tap's input row is
  * gathered and added into the output plane directly. Bias is added in double, the sum rounded to
- * the output dtype once, then the fused activation (activation.h) applied.
+ * the output dtype once; the optional residual (input 3) is then added in the output dtype (as
+ * the unfused Add would) and the fused activation (activation.h) applied.
+ * With layout="NCHW16c" the plain kernel runs between unblocking X (when blocked) and the
+ * residual and blocking Y (ir_layout_eval_blocked, layout.c).
  * ConvTranspose, per image and group: columns = W_g^T * X_g (interp_gemm_*), then each column
  * entry is scattered (col2im) into a double output plane at i*stride + t*dilation - pad_begin.
  */
@@ -152,8 +155,8 @@ static int conv_geometry_check(const Node *n, Tensor **in, const Tensor *y, int6
 /* Conv for element type T: y = conv(x, w) + bias, rounded, activated. */
 #define CONV_RUN(T, SUF)                                                                           \
     static void conv_run_##SUF(const ConvGeom *geo, int64_t nimg, int64_t C, int64_t M,            \
-                               int64_t group, const T *x, const T *w, const T *bias, T *y,          \
-                               const Activation *act)                                              \
+                               int64_t group, const T *x, const T *w, const T *bias,                \
+                               const T *res, T *y, const Activation *act)                          \
     {                                                                                              \
         int64_t cg = C / group, mg = M / group, kprod = 1, inplane = 1, outplane = 1;              \
         for (int a = 0; a < geo->nsp; a++) {                                                       \
@@ -196,7 +199,15 @@ static int conv_geometry_check(const Node *n, Tensor **in, const Tensor *y, int6
                         double b = bias ? (double)bias[g * mg + m] : 0.0;                          \
                         T *yr = y + (ni * M + g * mg + m) * outplane + p0;                         \
                         const double *am = acc + m * pc;                                           \
-                        for (int64_t j = 0; j < pc; j++) yr[j] = (T)(am[j] + b);                   \
+                        if (res) { /* rr may be yr (the memory plan puts y over a dying residual) */ \
+                            const T *rr = res + (ni * M + g * mg + m) * outplane + p0;             \
+                            for (int64_t j = 0; j < pc; j++) {                                     \
+                                T v = (T)(am[j] + b);                                              \
+                                yr[j] = v + rr[j];                                                 \
+                            }                                                                      \
+                        } else {                                                                   \
+                            for (int64_t j = 0; j < pc; j++) yr[j] = (T)(am[j] + b);               \
+                        }                                                                          \
                         if (act->kind != ACT_NONE)                                                 \
                             for (int64_t j = 0; j < pc; j++) yr[j] = (T)activation_apply(act, yr[j]); \
                     }                                                                              \
@@ -209,9 +220,11 @@ static int conv_geometry_check(const Node *n, Tensor **in, const Tensor *y, int6
 CONV_RUN(float, f32)
 CONV_RUN(double, f64)
 
-int eval_conv(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
+/* Conv on plain tensors (any layout attribute is handled by eval_conv). */
+static int eval_conv_plain(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
 {
     const Tensor *x = in[0], *w = in[1], *b = n->n_in > 2 ? in[2] : NULL;
+    const Tensor *r = n->n_in > 3 ? in[3] : NULL;
     Tensor *y = out[0];
     int64_t group = ir_attr_int(n, "group", 1), C = x->dims[1], M = w->dims[0];
     if (group < 1 || C != w->dims[1] * group || M % group)
@@ -221,13 +234,32 @@ int eval_conv(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
     if (b && tensor_numel(b) != M) return node_error(d, n, "bias must have %lld elements", (long long)M);
     ConvGeom geo;
     if (conv_geometry_check(n, in, y, M, &geo, d)) return -1;
+    if (r) {
+        int ok = r->dtype == y->dtype && r->rank == y->rank;
+        for (int a = 0; ok && a < y->rank; a++) ok = r->dims[a] == y->dims[a];
+        if (!ok) return node_error(d, n, "residual shape does not match the output");
+    }
     Activation act;
     if (activation_from_node(n, &act, d)) return -1;
     if (x->dtype == DT_F32)
-        conv_run_f32(&geo, x->dims[0], C, M, group, x->data, w->data, b ? b->data : NULL, y->data, &act);
+        conv_run_f32(&geo, x->dims[0], C, M, group, x->data, w->data, b ? b->data : NULL,
+                     r ? r->data : NULL, y->data, &act);
     else
-        conv_run_f64(&geo, x->dims[0], C, M, group, x->data, w->data, b ? b->data : NULL, y->data, &act);
+        conv_run_f64(&geo, x->dims[0], C, M, group, x->data, w->data, b ? b->data : NULL,
+                     r ? r->data : NULL, y->data, &act);
     return 0;
+}
+
+int eval_conv(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
+{
+    int blocked = ir_node_layout(n, d);
+    if (blocked < 0) return -1;
+    if (!blocked) return eval_conv_plain(g, n, in, out, d);
+    const Tensor *x = in[0], *w = in[1];
+    if (w->rank < 2) return node_error(d, n, "W must have rank >= 2");
+    int64_t C = w->dims[1] * ir_attr_int(n, "group", 1), M = w->dims[0];
+    int64_t in_ch[4] = {x->rank == w->rank + 1 ? C : 0, 0, 0, M}, out_ch[1] = {M};
+    return ir_layout_eval_blocked(g, n, in, out, in_ch, out_ch, eval_conv_plain, d);
 }
 
 /* ConvTranspose for element type T. W is [C, M/group, kernel...]. */

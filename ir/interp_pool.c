@@ -10,6 +10,9 @@
  * (PyTorch and ONNX Runtime agree). MaxPool Indices index the flattened input tensor
  * ((n*C + c) * plane + spatial offset), the spatial offset row-major (storage_order 0) or
  * column-major (1); ties keep the first tap in row-major window order.
+ * With layout="NCHW16c" the plain kernel runs on all 16*CB lanes of the unblocked input
+ * (padded lanes are zero, so they pool to zero) and the output is blocked again
+ * (ir_layout_eval_blocked, layout.c).
  */
 #include "ir.h"
 
@@ -45,7 +48,35 @@ static double pool_root(double s, double p)
     return p == 1 ? s : p == 2 ? sqrt(s) : pow(s, 1.0 / p);
 }
 
+/* in_ch/out_ch for ir_layout_eval_blocked: every lane of the blocked X is a channel. */
+static int pool_eval_blocked(const Graph *g, const Node *n, Tensor **in, Tensor **out, IrEvalFn plain, Diag *d)
+{
+    const Tensor *x = in[0];
+    if (x->rank < 3 || n->n_out > 1) return node_error(d, n, "blocked pool needs an NCHW16c input and one output");
+    int64_t in_ch[1] = {x->dims[1] * IR_LAYOUT_BLOCK}, out_ch[1] = {x->dims[1] * IR_LAYOUT_BLOCK};
+    return ir_layout_eval_blocked(g, n, in, out, in_ch, out_ch, plain, d);
+}
+
+static int eval_pool_plain(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d);
+static int eval_global_pool_plain(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d);
+
 int eval_pool(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
+{
+    int blocked = ir_node_layout(n, d);
+    if (blocked < 0) return -1;
+    return blocked ? pool_eval_blocked(g, n, in, out, eval_pool_plain, d) : eval_pool_plain(g, n, in, out, d);
+}
+
+int eval_global_pool(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
+{
+    int blocked = ir_node_layout(n, d);
+    if (blocked < 0) return -1;
+    return blocked ? pool_eval_blocked(g, n, in, out, eval_global_pool_plain, d)
+                   : eval_global_pool_plain(g, n, in, out, d);
+}
+
+/* Pools on plain tensors. */
+static int eval_pool_plain(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
 {
     const Tensor *x = in[0];
     Tensor *y = out[0], *ind = n->n_out > 1 ? out[1] : NULL;
@@ -140,7 +171,7 @@ int eval_pool(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
     return 0;
 }
 
-int eval_global_pool(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
+static int eval_global_pool_plain(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *d)
 {
     const Tensor *x = in[0];
     Tensor *y = out[0];

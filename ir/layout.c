@@ -1,9 +1,16 @@
-/* layout.c — the ppcc-internal LayoutTransform op (shape inference and reference kernel) and
- * helpers to move tensors between plain NCHW and channel-blocked NCHW16c (docs/codegen.md).
+/* layout.c — the ppcc-internal LayoutTransform op (shape inference and reference kernel),
+ * helpers to move tensors between plain NCHW and channel-blocked NCHW16c (docs/codegen.md), and
+ * the reference semantics of ops carrying the attribute layout="NCHW16c".
  *
  * NCHW16c stores a logical [N, C, S...] tensor as [N, ceil(C/16), S..., 16]; channel c of the
  * logical tensor is lane c % 16 of block c / 16; the padded lanes (c >= C) are zero.
- * Attributes: src, dst ("NCHW" | "NCHW16c"); channels (logical C, needed for NCHW16c -> NCHW).
+ * LayoutTransform attributes: src, dst ("NCHW" | "NCHW16c"); channels (logical C, needed for
+ * NCHW16c -> NCHW).
+ *
+ * A blocked op (Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool with
+ * layout="NCHW16c") is defined by ir_layout_eval_blocked: unblock the blocked inputs, run the
+ * op's plain kernel, block the outputs (which zeroes their padded lanes). Its shape function
+ * uses ir_layout_unblocked_dims to see the logical input shape.
  */
 #include <string.h>
 
@@ -92,4 +99,82 @@ int eval_layout_transform(const Graph *g, const Node *n, Tensor **in, Tensor **o
     for (int i = 2; i < plain->rank; i++) S *= plain->dims[i];
     ir_layout_convert(dst == 1, es, plain->dims[0], plain->dims[1], S, x->data, y->data);
     return 0;
+}
+
+int ir_node_layout(const Node *n, Diag *d)
+{
+    const char *s = ir_attr_str(n, "layout", NULL);
+    if (!s) return 0;
+    int c = layout_code(s);
+    if (c < 0) return node_error(d, n, "attribute layout must be \"NCHW\" or \"NCHW16c\", is \"%s\"", s);
+    return c;
+}
+
+int ir_layout_unblocked_dims(int rank, const int64_t *dims, int64_t channels, int *out_rank, int64_t *out)
+{
+    if (rank < 3 || dims[rank - 1] != BLK || channels < 1) return -1;
+    if (dims[1] != (channels + BLK - 1) / BLK) return -1;
+    out[0] = dims[0];
+    out[1] = channels;
+    for (int i = 2; i < rank - 1; i++) out[i] = dims[i];
+    *out_rank = rank - 1;
+    return 0;
+}
+
+/* A plain tensor for the blocked tensor t holding `channels` logical channels; NULL if t's
+ * shape is not a blocking of such a tensor. */
+static Tensor *layout_plain_like(const Tensor *t, int64_t channels)
+{
+    int64_t dims[IR_MAX_RANK];
+    int rank;
+    if (ir_layout_unblocked_dims(t->rank, t->dims, channels, &rank, dims)) return NULL;
+    return tensor_new(t->dtype, rank, dims);
+}
+
+/* Spatial size S of a plain [N, C, S...] tensor. */
+static int64_t layout_spatial(const Tensor *plain)
+{
+    int64_t s = 1;
+    for (int i = 2; i < plain->rank; i++) s *= plain->dims[i];
+    return s;
+}
+
+int ir_layout_eval_blocked(const Graph *g, const Node *n, Tensor **in, Tensor **out, const int64_t *in_ch,
+                           const int64_t *out_ch, IrEvalFn plain, Diag *d)
+{
+    Tensor *pin[8] = {0}, *pout[8] = {0}, *ins[8], *outs[8];
+    int rc = -1;
+    if (n->n_in > 8 || n->n_out > 8) return node_error(d, n, "too many operands for a blocked op");
+    for (int k = 0; k < n->n_in; k++) {
+        ins[k] = in[k];
+        if (!in[k] || in_ch[k] <= 0) continue;
+        if (!(pin[k] = layout_plain_like(in[k], in_ch[k]))) {
+            node_error(d, n, "input %d is not an NCHW16c tensor of %lld channels", k, (long long)in_ch[k]);
+            goto out;
+        }
+        ir_layout_convert(0, dtype_size(in[k]->dtype), pin[k]->dims[0], in_ch[k], layout_spatial(pin[k]),
+                          in[k]->data, pin[k]->data);
+        ins[k] = pin[k];
+    }
+    for (int k = 0; k < n->n_out; k++) {
+        outs[k] = out[k];
+        if (!out[k] || out_ch[k] <= 0) continue;
+        if (!(pout[k] = layout_plain_like(out[k], out_ch[k]))) {
+            node_error(d, n, "output %d is not an NCHW16c tensor of %lld channels", k, (long long)out_ch[k]);
+            goto out;
+        }
+        outs[k] = pout[k];
+    }
+    if (plain(g, n, ins, outs, d)) goto out;
+    for (int k = 0; k < n->n_out; k++)
+        if (pout[k])
+            ir_layout_convert(1, dtype_size(out[k]->dtype), pout[k]->dims[0], out_ch[k], layout_spatial(pout[k]),
+                              pout[k]->data, out[k]->data);
+    rc = 0;
+out:
+    for (int k = 0; k < 8; k++) {
+        tensor_free(pin[k]);
+        tensor_free(pout[k]);
+    }
+    return rc;
 }

@@ -12,6 +12,10 @@
  *              evenly, the odd element at the end (SAME_UPPER) or the beginning (SAME_LOWER)
  *   ConvTranspose: out = stride*(in-1) + output_padding + dk - pad_begin - pad_end; SAME_* gives
  *              out = in*stride; an explicit output_shape fixes out and derives the pads.
+ * Conv's optional 4th input `residual` has the output's type (y = act(conv + bias + residual)).
+ * With layout="NCHW16c" (docs/codegen.md) Conv's X is plain or blocked [N, ceil(C/16), S..., 16]
+ * and Y (and the residual) blocked; the geometry is that of the logical plain tensors. Its fused
+ * activation must map 0 to 0, so the padded lanes of Y stay zero.
  */
 #include "ir.h"
 #include "activation.h"
@@ -175,8 +179,9 @@ int ir_conv_geometry(const Node *n, int rank, const int64_t *xdims, const int64_
     return 0;
 }
 
-/* Checks shared by Conv and ConvTranspose: float X and W of equal dtype and rank, bias shape. */
-static int shape_conv_common(Graph *g, Node *n, const Value **x, const Value **w, Diag *d)
+/* Checks shared by Conv and ConvTranspose: float X and W of equal dtype, X's logical rank xrank
+ * equal to W's rank, bias shape. */
+static int shape_conv_common(Graph *g, Node *n, int xrank, const Value **x, const Value **w, Diag *d)
 {
     *x = &g->values[n->in[0]];
     *w = &g->values[n->in[1]];
@@ -184,9 +189,9 @@ static int shape_conv_common(Graph *g, Node *n, const Value **x, const Value **w
         return node_error(d, n, "unsupported dtype %s (f32 or f64 needed)", dtype_name((*x)->dtype));
     if ((*w)->dtype != (*x)->dtype)
         return node_error(d, n, "W is %s but X is %s", dtype_name((*w)->dtype), dtype_name((*x)->dtype));
-    if ((*x)->rank < 3) return node_error(d, n, "X must have rank >= 3, has %d", (*x)->rank);
-    if ((*w)->rank != (*x)->rank)
-        return node_error(d, n, "W has rank %d but X has rank %d", (*w)->rank, (*x)->rank);
+    if (xrank < 3) return node_error(d, n, "X must have rank >= 3, has %d", xrank);
+    if ((*w)->rank != xrank)
+        return node_error(d, n, "W has rank %d but X has rank %d", (*w)->rank, xrank);
     int64_t group = ir_attr_int(n, "group", 1);
     if (group < 1) return node_error(d, n, "group must be >= 1, is %lld", (long long)group);
     return 0;
@@ -203,12 +208,46 @@ static int shape_conv_bias(Graph *g, Node *n, const Value *x, int64_t m, Diag *d
     return 0;
 }
 
+/* Logical (plain) dims of Conv's X: X's own, or for a blocked Conv with a rank-5-style X (one
+ * more dim than W) the unblocked shape with C = W's dims[1] * group channels. */
+static int shape_conv_input(Graph *g, Node *n, int blocked, int *xrank, int64_t *xdims, Diag *d)
+{
+    const Value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]];
+    *xrank = x->rank;
+    memcpy(xdims, x->dims, sizeof x->dims);
+    if (!blocked || x->rank != w->rank + 1 || w->rank < 2) return 0;
+    int64_t c = w->dims[1] * ir_attr_int(n, "group", 1);
+    char buf[128];
+    if (ir_layout_unblocked_dims(x->rank, x->dims, c, xrank, xdims))
+        return node_error(d, n, "blocked X [%s] is not NCHW16c with %lld channels",
+                          shape_str(x->rank, x->dims, buf, sizeof buf), (long long)c);
+    return 0;
+}
+
+/* Conv's optional residual (input 3) must have the output's dtype and shape. */
+static int shape_conv_residual(Graph *g, Node *n, DType t, int rank, const int64_t *dims, Diag *d)
+{
+    if (n->n_in < 4 || n->in[3] < 0) return 0;
+    const Value *r = &g->values[n->in[3]];
+    int ok = r->dtype == t && r->rank == rank;
+    for (int i = 0; ok && i < rank; i++) ok = r->dims[i] == dims[i];
+    if (!ok) {
+        char a[128], b[128];
+        return node_error(d, n, "residual is %s[%s] but the output is %s[%s]", dtype_name(r->dtype),
+                          shape_str(r->rank, r->dims, a, sizeof a), dtype_name(t), shape_str(rank, dims, b, sizeof b));
+    }
+    return 0;
+}
+
 int shape_conv(Graph *g, Node *n, Diag *d)
 {
     const Value *x, *w;
-    if (shape_conv_common(g, n, &x, &w, d)) return -1;
+    int blocked = ir_node_layout(n, d), xrank;
+    int64_t xdims[IR_MAX_RANK];
+    if (blocked < 0 || shape_conv_input(g, n, blocked, &xrank, xdims, d)) return -1;
+    if (shape_conv_common(g, n, xrank, &x, &w, d)) return -1;
     int64_t group = ir_attr_int(n, "group", 1);
-    int64_t c = x->dims[1], m = w->dims[0];
+    int64_t c = xdims[1], m = w->dims[0];
     if (c != w->dims[1] * group)
         return node_error(d, n, "X has %lld channels but W expects %lld x group %lld", (long long)c,
                           (long long)w->dims[1], (long long)group);
@@ -218,18 +257,27 @@ int shape_conv(Graph *g, Node *n, Diag *d)
     if (shape_conv_bias(g, n, x, m, d)) return -1;
     Activation act;
     if (activation_from_node(n, &act, d)) return -1;
+    if (blocked && activation_apply(&act, 0.0) != 0.0)
+        return node_error(d, n, "layout NCHW16c needs an activation with act(0) = 0 (padded lanes stay zero)");
     ConvGeom geo;
-    if (ir_conv_geometry(n, x->rank, x->dims, w->dims, &geo, d)) return -1;
-    int64_t dims[IR_MAX_RANK] = {x->dims[0], m};
+    if (ir_conv_geometry(n, xrank, xdims, w->dims, &geo, d)) return -1;
+    int64_t dims[IR_MAX_RANK] = {xdims[0], m}, bdims[IR_MAX_RANK];
     for (int i = 0; i < geo.nsp; i++) dims[2 + i] = geo.out[i];
-    shape_set_out(g, n, 0, x->dtype, x->rank, dims);
+    int rank = xrank;
+    if (blocked) {
+        if (ir_layout_blocked_dims(xrank, dims, &rank, bdims))
+            return node_error(d, n, "cannot block a rank-%d output", xrank);
+        memcpy(dims, bdims, sizeof dims);
+    }
+    if (shape_conv_residual(g, n, x->dtype, rank, dims, d)) return -1;
+    shape_set_out(g, n, 0, x->dtype, rank, dims);
     return 0;
 }
 
 int shape_conv_transpose(Graph *g, Node *n, Diag *d)
 {
     const Value *x, *w;
-    if (shape_conv_common(g, n, &x, &w, d)) return -1;
+    if (shape_conv_common(g, n, g->values[n->in[0]].rank, &x, &w, d)) return -1;
     int64_t group = ir_attr_int(n, "group", 1);
     int64_t c = x->dims[1];
     if (c != w->dims[0])

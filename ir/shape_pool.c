@@ -3,8 +3,39 @@
  * GlobalAveragePool, GlobalMaxPool, GlobalLpPool (every spatial axis reduced to 1).
  * Y keeps X's dtype; MaxPool's optional Indices output is i64 of Y's shape. Float dtypes
  * everywhere; MaxPool and GlobalMaxPool also accept i8/u8 (ONNX allows them for MaxPool).
+ * With layout="NCHW16c" (MaxPool without Indices, AveragePool, GlobalAveragePool, GlobalMaxPool;
+ * docs/codegen.md) X and Y are blocked [N, CB, S..., 16]: the geometry is that of the plain
+ * tensor of all 16*CB lanes, and Y is blocked again.
  */
 #include "ir.h"
+
+#include <string.h>
+
+/* Logical dims of a pool's X: X's own, or for layout="NCHW16c" the plain shape of all lanes
+ * (*blocked set). */
+static int pool_input_dims(const Graph *g, const Node *n, int *blocked, int *rank, int64_t *dims, Diag *d)
+{
+    const Value *x = &g->values[n->in[0]];
+    if ((*blocked = ir_node_layout(n, d)) < 0) return -1;
+    *rank = x->rank;
+    memcpy(dims, x->dims, sizeof x->dims);
+    if (!*blocked) return 0;
+    if (n->op == OP_LP_POOL || n->op == OP_GLOBAL_LP_POOL)
+        return node_error(d, n, "layout NCHW16c is not supported for %s", ir_op_name(n->op));
+    if (n->n_out > 1) return node_error(d, n, "layout NCHW16c does not support the Indices output");
+    char buf[128];
+    if (x->rank < 4 || ir_layout_unblocked_dims(x->rank, x->dims, x->dims[1] * IR_LAYOUT_BLOCK, rank, dims))
+        return node_error(d, n, "blocked X [%s] is not NCHW16c", shape_str(x->rank, x->dims, buf, sizeof buf));
+    return 0;
+}
+
+/* Set output 0 from logical dims, blocking them again for a blocked pool. */
+static void pool_set_out(Graph *g, Node *n, DType t, int blocked, int rank, const int64_t *dims)
+{
+    int64_t bdims[IR_MAX_RANK];
+    if (blocked && !ir_layout_blocked_dims(rank, dims, &rank, bdims)) dims = bdims;
+    shape_set_out(g, n, 0, t, rank, dims);
+}
 
 /* Pool-specific attribute checks. */
 static int pool_attrs_check(const Node *n, Diag *d)
@@ -35,12 +66,15 @@ int shape_pool(Graph *g, Node *n, Diag *d)
 {
     const Value *x = &g->values[n->in[0]];
     if (pool_dtype_check(n, x->dtype, d) || pool_attrs_check(n, d)) return -1;
-    if (x->rank < 3) return node_error(d, n, "X must have rank >= 3 (N, C, spatial...), has %d", x->rank);
+    int blocked, rank;
+    int64_t xdims[IR_MAX_RANK];
+    if (pool_input_dims(g, n, &blocked, &rank, xdims, d)) return -1;
+    if (rank < 3) return node_error(d, n, "X must have rank >= 3 (N, C, spatial...), has %d", rank);
     ConvGeom geo;
-    if (ir_conv_geometry(n, x->rank, x->dims, NULL, &geo, d)) return -1;
-    int64_t dims[IR_MAX_RANK] = {x->dims[0], x->dims[1]};
+    if (ir_conv_geometry(n, rank, xdims, NULL, &geo, d)) return -1;
+    int64_t dims[IR_MAX_RANK] = {xdims[0], xdims[1]};
     for (int i = 0; i < geo.nsp; i++) dims[2 + i] = geo.out[i];
-    shape_set_out(g, n, 0, x->dtype, x->rank, dims);
+    pool_set_out(g, n, x->dtype, blocked, rank, dims);
     if (n->n_out > 1) {
         if (n->op != OP_MAX_POOL) return node_error(d, n, "only MaxPool has an Indices output");
         shape_set_out(g, n, 1, DT_I64, x->rank, dims);
@@ -52,9 +86,12 @@ int shape_global_pool(Graph *g, Node *n, Diag *d)
 {
     const Value *x = &g->values[n->in[0]];
     if (pool_dtype_check(n, x->dtype, d) || pool_attrs_check(n, d)) return -1;
-    if (x->rank < 2) return node_error(d, n, "X must have rank >= 2 (N, C, spatial...), has %d", x->rank);
+    int blocked, rank;
+    int64_t xdims[IR_MAX_RANK];
+    if (pool_input_dims(g, n, &blocked, &rank, xdims, d)) return -1;
+    if (rank < 2) return node_error(d, n, "X must have rank >= 2 (N, C, spatial...), has %d", rank);
     int64_t dims[IR_MAX_RANK];
-    for (int i = 0; i < x->rank; i++) dims[i] = i < 2 ? x->dims[i] : 1;
-    shape_set_out(g, n, 0, x->dtype, x->rank, dims);
+    for (int i = 0; i < rank; i++) dims[i] = i < 2 ? xdims[i] : 1;
+    pool_set_out(g, n, x->dtype, blocked, rank, dims);
     return 0;
 }

@@ -11,6 +11,8 @@
 
 #include "ir/ir.h"
 
+struct PruneOptions; /* passes/prune_pass.h */
+
 typedef struct PassContext {
     const char *dump_before;  /* comma list of pass names, or "all"; NULL = none */
     const char *dump_after;
@@ -26,6 +28,8 @@ typedef struct PassContext {
      * defaults describe an AVX-512 x86-64 host). */
     int target_vector_bits;   /* widest vector register, bits (512, 256, 128) */
     int target_vregs;         /* number of vector registers (32 on AVX-512/NEON, 16 on AVX2) */
+    /* Options (and result) of the "prune" pass, see passes/prune_pass.h; NULL = its defaults. */
+    const struct PruneOptions *prune;
 } PassContext;
 
 typedef int (*PassFn)(Graph *g, PassContext *ctx, Diag *d);
@@ -41,6 +45,9 @@ extern const PassInfo pass_registry[];
 extern const int pass_registry_count;
 const PassInfo *pass_find(const char *name);
 const char *pass_default_pipeline(void); /* comma-separated names */
+/* The complete pipeline for native code generation: the default pipeline's passes, then
+ * layout, fuse-residual, fuse-activation, schedule, plan-memory (registry.c says why). */
+const char *pass_codegen_pipeline(void);
 
 /* Default-initialise a context (stderr dumps, rtol 1e-4, atol 1e-5, seed 1). */
 void pass_context_init(PassContext *ctx);
@@ -77,6 +84,20 @@ int pass_remove_identity(Graph *g, PassContext *ctx, Diag *d);   /* remove_ident
 int pass_fold_batchnorm(Graph *g, PassContext *ctx, Diag *d);    /* fold_batchnorm.c */
 int pass_fuse_activation(Graph *g, PassContext *ctx, Diag *d);   /* fuse_activation.c */
 int pass_canonicalize_gemm(Graph *g, PassContext *ctx, Diag *d); /* canonicalize_gemm.c */
+int pass_prune(Graph *g, PassContext *ctx, Diag *d);             /* prune_pass.c (ctx->prune) */
+/* Passes preparing code generation (docs/codegen.md §1-4). */
+int pass_layout(Graph *g, PassContext *ctx, Diag *d);            /* layout.c */
+int pass_fuse_residual(Graph *g, PassContext *ctx, Diag *d);     /* fuse_residual.c */
+int pass_schedule(Graph *g, PassContext *ctx, Diag *d);          /* schedule.c */
+int pass_plan_memory(Graph *g, PassContext *ctx, Diag *d);       /* plan_memory.c */
+/* Check a memory plan (plan_memory.c): every live value placed inside its buffer, and no two
+ * values that are live at the same time share bytes of the workspace or an output buffer unless
+ * they are the same bytes by construction (views, in-place Concat slices) or an elementwise
+ * node's dying input and its output. 0, or -1 with d naming the values. */
+int plan_memory_verify(const Graph *g, Diag *d);
+/* Print the plan's summary for --stats: peak workspace against the sum of all intermediate
+ * tensors, and how many views, in-place ops, in-place concats and direct outputs it has. */
+void pass_plan_memory_stats(const Graph *g, FILE *f);
 
 /* Helpers shared by the passes (util.c). */
 int pass_value_is_const(const Graph *g, int vid);   /* vid >= 0, VAL_CONST with data */

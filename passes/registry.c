@@ -14,6 +14,14 @@
  *                      be folded before the activation can be fused.
  *   fuse-activation    last rewrite: a Conv/Gemm carries at most one fused activation.
  *   dce                sweeps the nodes the others left without uses.
+ *
+ * The code-generation pipeline (pass_codegen_pipeline) is the default one followed by:
+ *   layout             convolution chains to NCHW16c (needs the fused Conv+BN+Relu of above).
+ *   fuse-residual      Add(conv, other) -> Conv residual input; after layout, so the residual
+ *                      has the Conv output's (blocked) type.
+ *   fuse-activation    again: the Relu that followed the residual Add now follows the Conv.
+ *   schedule           register tiles of the blocked convs, whose shapes are now final.
+ *   plan-memory        last: any later rewrite would invalidate the buffers it assigns.
  */
 #include "passes/passes.h"
 
@@ -32,6 +40,12 @@ const PassInfo pass_registry[] = {
     {"fuse-activation", "fuse Relu/LeakyRelu/Clip/Sigmoid/Tanh/HardSigmoid/HardSwish into Conv or Gemm",
      pass_fuse_activation},
     {"dce", "remove nodes whose outputs are unused and unused optional outputs", pass_dce},
+    {"layout", "move f32 2-D convolution chains to the blocked NCHW16c layout (LayoutTransform at the borders)",
+     pass_layout},
+    {"fuse-residual", "fuse Add(conv_out, other) into the Conv as its residual input", pass_fuse_residual},
+    {"schedule", "set register-tile attributes (sched_oc_tile, sched_ow_tile) of blocked convs", pass_schedule},
+    {"plan-memory", "assign every value a buffer and offset (workspace by liveness, views, in place)",
+     pass_plan_memory},
 };
 const int pass_registry_count = (int)(sizeof pass_registry / sizeof pass_registry[0]);
 
@@ -46,3 +60,9 @@ const PassInfo *pass_find(const char *name)
 }
 
 const char *pass_default_pipeline(void) { return default_pipeline; }
+
+static const char codegen_pipeline[] =
+    "infer-shapes,fold-constants,remove-identity,canonicalize-gemm,fold-batchnorm,fuse-activation,dce,"
+    "layout,fuse-residual,fuse-activation,schedule,plan-memory";
+
+const char *pass_codegen_pipeline(void) { return codegen_pipeline; }

@@ -748,11 +748,10 @@ START_TEST(manager_registry)
     ck_assert_int_eq(pass_pipeline_check("dce,,dce", &d), -1);
     ck_assert_msg(strstr(d.msg, "empty pass name"), "%s", d.msg);
     ck_assert_int_eq(pass_pipeline_check("dce,", &d), -1);
-    /* every registered pass is in the default pipeline, each once */
-    for (int i = 0; i < pass_registry_count; i++) {
-        const char *p = strstr(pass_default_pipeline(), pass_registry[i].name);
-        ck_assert_msg(p != NULL, "%s not in default pipeline", pass_registry[i].name);
-    }
+    /* every pass of the default pipeline is registered (opt-in passes such as the codegen or
+     * pruning passes are registered but not in the default pipeline) */
+    ck_assert_int_eq(pass_pipeline_check(pass_default_pipeline(), &d), 0);
+    ck_assert_ptr_nonnull(pass_find("fold-constants"));
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -843,7 +842,9 @@ START_TEST(manager_dump_stream)
     fclose(f);
     int headers = 0;
     for (const char *s = buf; (s = strstr(s, "; ---- IR after pass")); s++) headers++;
-    ck_assert_int_eq(headers, pass_registry_count);
+    int n_default = 1;
+    for (const char *s = pass_default_pipeline(); *s; s++) n_default += *s == ',';
+    ck_assert_int_eq(headers, n_default);
     free(buf);
     ir_graph_free(g);
 }
