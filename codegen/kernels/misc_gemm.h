@@ -1,0 +1,232 @@
+/* misc_gemm.h — native f32 Gemm for fully connected layers: Y[M,N] = act(A[M,K] * B^T + bias),
+ * the canonical form after the canonicalize-gemm and fuse-activation passes (B constant [N,K]
+ * with transB = 1, bias [N] or one element, fused activation as in ir/activation.h).
+ *
+ * Two paths (KmGemmParams.path):
+ *   KM_GEMM_ROWS   few rows of A (batch 1..8): memory bound like a matrix-vector product — the
+ *                  weights are read once, straight from B's row-major [N,K] storage, 4 rows of B
+ *                  at a time (4 streams the prefetchers follow), each multiplied with up to 4
+ *                  rows of A by vector dot products (16 independent accumulators). Work item =
+ *                  4 output columns; M > 4 re-reads the 4 rows of B from L1/L2.
+ *   KM_GEMM_PANELS many rows: B packed at compile time (lower_misc.c, km_gemm_pack) into panels
+ *                  of 32 columns [N/32][K][32] (zero padded); a 12x32 register tile (24 vector
+ *                  accumulators, A broadcast from memory) runs over depth blocks of KM_GEMM_KC
+ *                  (partial sums kept in Y between blocks), so the panel's 32 KB slice is reused
+ *                  from L1 by every row tile of the item. Work item = (panel, block of mblock
+ *                  rows of A), panel-major so consecutive items reuse the panel from L2.
+ * Buffers: 0 = A, 1 = B (row-major [N,K] or packed panels), 2 = bias (or NULL), 3 = Y.
+ * Sums are f32 (FMA), then + bias, then the activation, rounding once per step.
+ */
+#ifndef PPCC_KERNELS_MISC_GEMM_H
+#define PPCC_KERNELS_MISC_GEMM_H
+
+#include "misc_common.h"
+
+KM_BEGIN
+
+enum { KM_GEMM_ROWS = 0, KM_GEMM_PANELS = 1 };
+#define KM_GEMM_NR 32 /* panel width (two vectors) */
+#define KM_GEMM_MR 12 /* rows of the panel path's register tile */
+#define KM_GEMM_KC 256 /* depth block of the panel path */
+
+typedef struct KmGemmParams {
+    int64_t M, N, K;
+    int64_t lda;      /* row stride of A in elements (>= K) */
+    int64_t c_stride; /* bias index step per column: 1 ([N]) or 0 (one element) */
+    int64_t mblock;   /* KM_GEMM_PANELS: rows of A per work item (multiple of KM_GEMM_MR) */
+    int32_t path;     /* KM_GEMM_ROWS or KM_GEMM_PANELS */
+    int32_t has_bias;
+    int32_t act;      /* KC_ACT_* */
+    float alpha, beta; /* activation parameters */
+    int32_t reserved;
+} KmGemmParams;
+
+KC_INLINE int64_t k_gemm_work(const KmGemmParams *p)
+{
+    if (p->path == KM_GEMM_ROWS) return (p->N + 3) / 4;
+    int64_t np = (p->N + KM_GEMM_NR - 1) / KM_GEMM_NR;
+    return np * ((p->M + p->mblock - 1) / p->mblock);
+}
+
+/* Bytes of the packed B of the panel path. */
+KC_INLINE int64_t km_gemm_packed_size(int64_t N, int64_t K)
+{
+    return (N + KM_GEMM_NR - 1) / KM_GEMM_NR * KM_GEMM_NR * K * (int64_t)sizeof(float);
+}
+
+/* Pack B [N,K] row-major into panels: dst[(j / 32) * K * 32 + k * 32 + j % 32] = B[j][k], zero
+ * columns past N. Runs in the compiler (lowering). */
+KC_INLINE void km_gemm_pack(const float *B, int64_t N, int64_t K, float *dst)
+{
+    int64_t np = (N + KM_GEMM_NR - 1) / KM_GEMM_NR;
+    for (int64_t p = 0; p < np; p++)
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t c = 0; c < KM_GEMM_NR; c++) {
+                int64_t j = p * KM_GEMM_NR + c;
+                dst[(p * K + k) * KM_GEMM_NR + c] = j < N ? B[j * K + k] : 0.0f;
+            }
+}
+
+KC_INLINE float km_gemm_epilogue1(const KmGemmParams *p, const float *bias, int64_t n, float s)
+{
+    if (p->has_bias) s += bias[n * p->c_stride];
+    return km_unary1(p->act, s, p->alpha, p->beta);
+}
+
+/* ---------------------------------------------------------------- KM_GEMM_ROWS */
+/* out[m][r] = dot(A row m, B row r) over K, for MR rows of A and 4 rows of B. */
+#define KM_GEMV_TILE(MR)                                                                          \
+    KC_INLINE void km_gemv_tile##MR(const float *a, int64_t lda, const float *const *b, int64_t K, \
+                                    float out[4][4])                                              \
+    {                                                                                             \
+        kc_v16 acc[MR][4];                                                                        \
+        for (int m = 0; m < MR; m++)                                                              \
+            for (int r = 0; r < 4; r++) acc[m][r] = kc_splat(0.0f);                               \
+        int64_t k = 0;                                                                            \
+        for (; k + KC_VL <= K; k += KC_VL) {                                                      \
+            kc_v16 bv[4];                                                                         \
+            for (int r = 0; r < 4; r++) bv[r] = kc_load(b[r] + k);                                \
+            for (int m = 0; m < MR; m++) {                                                        \
+                kc_v16 av = kc_load(a + m * lda + k);                                             \
+                for (int r = 0; r < 4; r++) acc[m][r] += av * bv[r];                              \
+            }                                                                                     \
+        }                                                                                         \
+        for (int m = 0; m < MR; m++)                                                              \
+            for (int r = 0; r < 4; r++) {                                                         \
+                float s = km_hsum(acc[m][r]);                                                     \
+                for (int64_t t = k; t < K; t++) s += a[m * lda + t] * b[r][t];                    \
+                out[m][r] = s;                                                                    \
+            }                                                                                     \
+    }
+KM_GEMV_TILE(1)
+KM_GEMV_TILE(2)
+KM_GEMV_TILE(3)
+KM_GEMV_TILE(4)
+#undef KM_GEMV_TILE
+
+KC_INLINE void km_gemm_rows_range(const KmGemmParams *p, const float *A, const float *B,
+                                  const float *bias, float *Y, int64_t begin, int64_t end)
+{
+    const int64_t M = p->M, N = p->N, K = p->K, lda = p->lda;
+    for (int64_t it = begin; it < end; it++) {
+        int64_t n0 = it * 4;
+        int nr = N - n0 < 4 ? (int)(N - n0) : 4;
+        const float *b[4];
+        for (int r = 0; r < 4; r++) b[r] = B + (n0 + (r < nr ? r : nr - 1)) * K;
+        for (int64_t m0 = 0; m0 < M; m0 += 4) {
+            int64_t mr = M - m0 < 4 ? M - m0 : 4;
+            float out[4][4];
+            const float *a = A + m0 * lda;
+            if (mr == 4)
+                km_gemv_tile4(a, lda, b, K, out);
+            else if (mr == 3)
+                km_gemv_tile3(a, lda, b, K, out);
+            else if (mr == 2)
+                km_gemv_tile2(a, lda, b, K, out);
+            else
+                km_gemv_tile1(a, lda, b, K, out);
+            for (int64_t m = 0; m < mr; m++)
+                for (int r = 0; r < nr; r++)
+                    Y[(m0 + m) * N + n0 + r] = km_gemm_epilogue1(p, bias, n0 + r, out[m][r]);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- KM_GEMM_PANELS */
+/* Y rows [m0, m0+MR) x panel columns [n0, n0+32) (n0 + 32 may pass N: stores are clipped),
+ * depth [k0, k1): the partial sums start from 0 (first block) or from Y, and the last block
+ * adds the bias and applies the activation. */
+#define KM_GEMM_TILE(MR)                                                                          \
+    KC_INLINE void km_gemm_tile##MR(const KmGemmParams *p, const float *a, const float *bp,       \
+                                    const float *bias, float *y, int64_t n0, int64_t k0,          \
+                                    int64_t k1)                                                   \
+    {                                                                                             \
+        const int64_t lda = p->lda, N = p->N;                                                     \
+        const int first = k0 == 0, last = k1 == p->K, full = n0 + KM_GEMM_NR <= N;                \
+        kc_v16 acc[MR][2];                                                                        \
+        for (int m = 0; m < MR; m++)                                                              \
+            for (int h = 0; h < 2; h++) {                                                         \
+                float *yr = y + m * N + n0 + h * KC_VL;                                           \
+                if (first) {                                                                      \
+                    acc[m][h] = kc_splat(0.0f);                                                   \
+                } else if (full) {                                                                \
+                    acc[m][h] = kc_load(yr);                                                      \
+                } else {                                                                          \
+                    acc[m][h] = kc_splat(0.0f);                                                   \
+                    for (int l = 0; l < KC_VL && n0 + h * KC_VL + l < N; l++) acc[m][h][l] = yr[l]; \
+                }                                                                                 \
+            }                                                                                     \
+        for (int64_t k = k0; k < k1; k++) {                                                       \
+            kc_v16 b0 = kc_load(bp + k * KM_GEMM_NR), b1 = kc_load(bp + k * KM_GEMM_NR + KC_VL);  \
+            for (int m = 0; m < MR; m++) {                                                        \
+                kc_v16 av = kc_splat(a[m * lda + k]);                                             \
+                acc[m][0] += av * b0;                                                             \
+                acc[m][1] += av * b1;                                                             \
+            }                                                                                     \
+        }                                                                                         \
+        kc_v16 bv[2] = {kc_splat(0.0f), kc_splat(0.0f)};                                          \
+        if (last && p->has_bias) {                                                                \
+            for (int h = 0; h < 2; h++)                                                           \
+                for (int l = 0; l < KC_VL; l++) {                                                 \
+                    int64_t n = n0 + h * KC_VL + l;                                               \
+                    bv[h][l] = n < N ? bias[n * p->c_stride] : 0.0f;                              \
+                }                                                                                 \
+        }                                                                                         \
+        for (int m = 0; m < MR; m++)                                                              \
+            for (int h = 0; h < 2; h++) {                                                         \
+                kc_v16 v = last ? km_unary(p->act, acc[m][h] + bv[h], p->alpha, p->beta) : acc[m][h]; \
+                float *yr = y + m * N + n0 + h * KC_VL;                                           \
+                if (full)                                                                         \
+                    kc_store(yr, v);                                                              \
+                else                                                                              \
+                    for (int l = 0; l < KC_VL && n0 + h * KC_VL + l < N; l++) yr[l] = v[l];      \
+            }                                                                                     \
+    }
+KM_GEMM_TILE(12)
+KM_GEMM_TILE(8)
+KM_GEMM_TILE(4)
+KM_GEMM_TILE(2)
+KM_GEMM_TILE(1)
+#undef KM_GEMM_TILE
+
+KC_INLINE void km_gemm_panels_range(const KmGemmParams *p, const float *A, const float *Bp,
+                                    const float *bias, float *Y, int64_t begin, int64_t end)
+{
+    const int64_t M = p->M, K = p->K, lda = p->lda, N = p->N;
+    const int64_t nmb = (M + p->mblock - 1) / p->mblock;
+    for (int64_t it = begin; it < end; it++) {
+        int64_t panel = it / nmb, mb = it % nmb;
+        int64_t n0 = panel * KM_GEMM_NR;
+        const float *bp = Bp + panel * K * KM_GEMM_NR;
+        int64_t m0 = mb * p->mblock, m1 = m0 + p->mblock < M ? m0 + p->mblock : M;
+        /* depth blocks: the panel's KC x 32 slice stays in L1 for every row tile of the block */
+        int64_t k0 = 0;
+        do {
+            int64_t k1 = K - k0 > KM_GEMM_KC ? k0 + KM_GEMM_KC : K;
+            int64_t m = m0;
+            for (; m + 12 <= m1; m += 12) km_gemm_tile12(p, A + m * lda, bp, bias, Y + m * N, n0, k0, k1);
+            if (m + 8 <= m1) km_gemm_tile8(p, A + m * lda, bp, bias, Y + m * N, n0, k0, k1), m += 8;
+            if (m + 4 <= m1) km_gemm_tile4(p, A + m * lda, bp, bias, Y + m * N, n0, k0, k1), m += 4;
+            if (m + 2 <= m1) km_gemm_tile2(p, A + m * lda, bp, bias, Y + m * N, n0, k0, k1), m += 2;
+            if (m < m1) km_gemm_tile1(p, A + m * lda, bp, bias, Y + m * N, n0, k0, k1);
+            k0 = k1;
+        } while (k0 < K);
+    }
+}
+
+/* bufs: A, B (row-major or packed), bias (or NULL), Y */
+KC_INLINE void k_gemm_range(const void *params, void *const *bufs, int64_t begin, int64_t end)
+{
+    const KmGemmParams *p = (const KmGemmParams *)params;
+    const float *A = (const float *)bufs[0], *B = (const float *)bufs[1];
+    const float *bias = (const float *)bufs[2];
+    float *Y = (float *)bufs[3];
+    if (p->path == KM_GEMM_ROWS)
+        km_gemm_rows_range(p, A, B, bias, Y, begin, end);
+    else
+        km_gemm_panels_range(p, A, B, bias, Y, begin, end);
+}
+
+KM_END
+
+#endif
