@@ -11,7 +11,9 @@
  * number of times it occurs).
  *
  *   conv_bench [--threads N] [--layer SUBSTR] [--tile OCxT] [--sweep] [--min-time SEC]
- *              [--chunk N] [--ppi N] [--dw-direct]
+ *              [--chunk N] [--ppi N] [--dw-direct] [--model FILE.onnx [--own-tiles]]
+ *     --model    instead of the built-in list: every blocked Conv of the model after ppcc's code
+ *                generation passes, as lowered (schedule pass tiles; --own-tiles: the planner's)
  *     --sweep    time every compiled tile on each layer (to tune the planner's cost model)
  *     --chunk, --ppi, --dw-direct: override the planner's input-block chunk, pixels per work
  *                item, depthwise zero-padded-copy path (experiments)
@@ -30,7 +32,12 @@
 
 #include "codegen/kernels/conv.h"
 #include "codegen/kernels/conv_dw.h"
+#include "codegen/lowering.h"
 #include "codegen/pack.h"
+#include "frontends/onnx/onnx.h"
+#include "passes/passes.h"
+
+int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d);
 
 typedef void (*RangeFn)(const void *, void *const *, int64_t, int64_t);
 typedef struct NamedFn {
@@ -279,10 +286,97 @@ static int bench_layer(const Layer *L, int oc_tile, int ow_tile, int threads, do
     return 1;
 }
 
+/* ------------------------------------------------------------------ a whole model */
+/* Every blocked Conv of an ONNX model after ppcc's code generation passes, lowered by
+ * cg_lower_conv (with the schedule pass's tiles, or the planner's own with own_tiles) and timed
+ * like the layers above. */
+static int bench_model(const char *path, int own_tiles, int threads, double min_time, double peak)
+{
+    Diag d = {{0}};
+    Graph *g = onnx_import_file(path, NULL, &d);
+    if (!g) {
+        fprintf(stderr, "conv_bench: %s\n", d.msg);
+        return 1;
+    }
+    PassContext pc;
+    pass_context_init(&pc);
+    pc.target_vector_bits = 512, pc.target_vregs = 32;
+    if (pass_pipeline_run(g, pass_codegen_pipeline(), &pc, &d)) {
+        fprintf(stderr, "conv_bench: %s\n", d.msg);
+        ir_graph_free(g);
+        return 1;
+    }
+    CgTarget tg = {.is_x86 = 1, .vector_bits = 512, .vregs = 32, .has_fma = 1};
+    double total_ms = 0, total_norm = 0, total_flop = 0;
+    unsigned seed = 1;
+    printf("%-40s %-38s %8s %8s %7s %6s\n", "node", "kernel", "ms(med)", "ms(min)", "GF/s", "peak*");
+    for (int i = 0; i < g->n_nodes; i++) {
+        Node *n = &g->nodes[i];
+        if (n->dead || n->op != OP_CONV) continue;
+        if (own_tiles) {
+            ir_node_remove_attr(g, i, "sched_oc_tile");
+            ir_node_remove_attr(g, i, "sched_ow_tile");
+        }
+        CgKernelCall call;
+        int rc = cg_lower_conv(g, n, &tg, &call, &d);
+        if (rc != 1) {
+            printf("%-40.40s (not native%s%s)\n", n->name, rc < 0 ? ": " : "", rc < 0 ? d.msg : "");
+            continue;
+        }
+        RangeFn fn = find_fn(call.range_fn);
+        void *bufs[CG_MAX_BUFS];
+        void *owned[CG_MAX_BUFS];
+        int n_owned = 0;
+        for (int k = 0; k < call.n_bufs; k++) {
+            const CgBuf *b = &call.bufs[k];
+            bufs[k] = NULL;
+            if (b->kind == CG_BUF_BLOB) bufs[k] = call.blobs[b->blob];
+            if (b->kind == CG_BUF_VALUE)
+                bufs[k] = owned[n_owned++] = alloc_rand((size_t)ir_value_numel(&g->values[b->value]), &seed);
+        }
+        const Value *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
+        int64_t group = ir_attr_int(n, "group", 1);
+        /* logical MACs: OC * IC/group * KH * KW * N * OH * OW */
+        double flops = 2.0 * (double)w->dims[0] * (double)w->dims[1] * (double)(w->dims[2] * w->dims[3]) *
+                       (double)(y->dims[0] * y->dims[2] * y->dims[3]);
+        (void)group;
+        double times[1000], effs[1000], sink = 0;
+        int cnt = 0;
+        double start = wall();
+        run_kernel(fn, call.params, bufs, call.n_work, threads);
+        while (cnt < 1000 && (cnt < 5 || wall() - start < min_time)) {
+            double t0 = now();
+            run_kernel(fn, call.params, bufs, call.n_work, threads);
+            double t1 = now();
+            sink += fma_chains(50000, 1e-3f);
+            double t2 = now();
+            times[cnt] = t1 - t0;
+            effs[cnt++] = (flops / (t1 - t0)) / (16.0 * 16 * 2 * 50000 / (t2 - t1) * threads);
+        }
+        if (sink == 12345.0) printf(" ");
+        qsort(times, (size_t)cnt, sizeof times[0], cmp_double);
+        qsort(effs, (size_t)cnt, sizeof effs[0], cmp_double);
+        double ms = times[cnt / 2] * 1e3, eff = effs[cnt / 2];
+        printf("%-40.40s %-38.38s %8.3f %8.3f %7.1f %5.1f%%\n", n->name, call.note, ms, times[0] * 1e3,
+               flops / times[cnt / 2] * 1e-9, 100 * eff);
+        total_ms += ms;
+        total_flop += flops;
+        total_norm += flops / eff;
+        for (int k = 0; k < n_owned; k++) free(owned[k]);
+        cg_call_free(&call);
+    }
+    printf("\nall native convs: %.2f ms median, %.1f GFLOP/s, %.1f%% of peak, %.1f%% peak*\n", total_ms,
+           total_flop / (total_ms * 1e-3) * 1e-9, 100 * total_flop / (total_ms * 1e-3) * 1e-9 / peak,
+           100 * total_flop / total_norm);
+    ir_graph_free(g);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int threads = 1, sweep = 0, oc_tile = 0, ow_tile = 0;
-    const char *only = NULL;
+    const char *only = NULL, *model = NULL;
+    int own_tiles = 0;
     double min_time = 0.3;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--threads") && a + 1 < argc)
@@ -293,6 +387,10 @@ int main(int argc, char **argv)
             sscanf(argv[++a], "%dx%d", &oc_tile, &ow_tile);
         else if (!strcmp(argv[a], "--chunk") && a + 1 < argc)
             force_chunk = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--model") && a + 1 < argc)
+            model = argv[++a];
+        else if (!strcmp(argv[a], "--own-tiles"))
+            own_tiles = 1;
         else if (!strcmp(argv[a], "--dw-direct"))
             force_dw_direct = 1;
         else if (!strcmp(argv[a], "--ppi") && a + 1 < argc)
@@ -303,7 +401,7 @@ int main(int argc, char **argv)
             min_time = atof(argv[++a]);
         else {
             fprintf(stderr, "usage: conv_bench [--threads N] [--layer SUBSTR] [--tile OCxT] [--sweep] [--min-time SEC]\n"
-                            "                  [--chunk N] [--ppi N] [--dw-direct]\n");
+                            "                  [--chunk N] [--ppi N] [--dw-direct] [--model FILE.onnx [--own-tiles]]\n");
             return 2;
         }
     }
@@ -311,6 +409,7 @@ int main(int argc, char **argv)
     if (threads > 1) bench_clock = CLOCK_MONOTONIC;
     double peak = measure_peak() * threads;
     printf("FMA peak (measured, %d thread%s): %.1f GFLOP/s\n\n", threads, threads > 1 ? "s" : "", peak);
+    if (model) return bench_model(model, own_tiles, threads, min_time, peak);
     double load = 0;
     FILE *lf = fopen("/proc/loadavg", "r");
     if (lf) {

@@ -1,7 +1,13 @@
 /* ppcc.c — the compiler driver: option parsing, diagnostics, pipeline set-up.
  *
- *   ppcc MODEL.onnx|MODEL.ir [options] -o OUT     compile (today: --emit=ir)
+ *   ppcc MODEL.onnx|MODEL.ir [options] -o OUT     compile (--emit=so|obj|asm|llvm|ir)
  *   ppcc check MODEL.onnx [--shape ...] [--json]  list everything that blocks compilation
+ *
+ * Native output: the code generation pipeline (pass_codegen_pipeline: the default pipeline, then
+ * layout, residual fusion, schedule, memory plan; or --passes LIST plus the code generation
+ * passes LIST lacks), with the target's vector facts in the PassContext, then codegen/
+ * (cg_compile). --emit=so links with the system C compiler driver `cc` and the
+ * interpreter kernels of libppcfallback.a, found at <directory of ppcc>/../lib.
  *
  * Every user-facing error is one line "ppcc: error: FILE: what, where" with exit status 1;
  * output files are written atomically, so a failed run never leaves a partial file.
@@ -10,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "codegen/codegen.h"
+#include "compiler/prune_opts.h"
 #include "compiler/tool.h"
 #include "frontends/onnx/onnx.h"
 #include "passes/passes.h"
@@ -23,13 +33,25 @@ static const char *usage_text =
     "Compiles an ONNX model (or ppcc's text IR) ahead of time.\n"
     "\n"
     "Output:\n"
-    "  -o FILE               output file ('-' for standard output with --emit=ir)\n"
-    "  --emit=KIND           ir: the optimised text IR (docs/ir.md). so|obj|asm|llvm: native\n"
-    "                        code (not built yet: code generation is issue #3)\n"
+    "  -o FILE               output file ('-' for standard output with --emit=ir|asm|llvm)\n"
+    "  --emit=KIND           so (default): a shared object for the runtime (libppcrt), linked by\n"
+    "                        the system C compiler driver `cc` with ppcc's libppcfallback.a (from\n"
+    "                        <directory of ppcc>/../lib) and -lm; obj: an object file (link it\n"
+    "                        with libppcfallback.a yourself); asm: assembly; llvm: LLVM IR text;\n"
+    "                        ir: the optimised text IR (docs/ir.md)\n"
+    "Code generation:\n"
+    "  -O0..-O3              LLVM optimisation level of the generated code (default -O2)\n"
+    "  --target TRIPLE       generate code for TRIPLE (x86_64-linux-gnu, aarch64-linux-gnu, ...;\n"
+    "                        default: this machine). --emit=so needs this machine's architecture\n"
+    "  --cpu NAME            LLVM CPU name (e.g. skylake-avx512, neoverse-n1, host); default: this\n"
+    "                        machine's CPU and features, or a generic CPU with --target\n"
+    "  --debug-layers        also export every layer as its own entry point (ppcrun\n"
+    "                        --compare-layers, --trace)\n"
     "Input:\n"
     "  --shape NAME=AxBxC    fix the shape of graph input NAME (needed for symbolic dims)\n"
     "Passes:\n"
     "  --passes LIST         run this comma-separated pass list instead of the default pipeline\n"
+    "                        (native output: followed by the code generation passes LIST lacks)\n"
     "  --print-pipeline      print the pass pipeline (with descriptions) and exit\n"
     "  --dump-before P|all   print the IR before pass P (comma list) or every pass, to stderr\n"
     "  --dump-after P|all    print the IR after pass P (comma list) or every pass, to stderr\n"
@@ -38,9 +60,11 @@ static const char *usage_text =
     "  --verify-each         run the IR verifier after every pass\n"
     "  --check-each          run the interpreter on seeded random inputs before and after every\n"
     "                        pass; name the first pass whose outputs drift beyond tolerance\n"
-    "  --seed N              seed for --check-each inputs (default 1)\n"
-    "  --stats               print graph statistics (ops, parameters) to stderr\n"
-    "  -O0..-O3              optimisation level of generated code (default -O2)\n"
+    "  --seed N              seed for --check-each inputs and pruning's synthetic data (default 1)\n"
+    "  --stats               print graph statistics (ops, parameters) to stderr; with native\n"
+    "                        output also each layer's kernel (native or interpreter fallback)\n"
+    "                        and the peak workspace against the sum of all tensors\n"
+    PRUNE_USAGE
     "Other:\n"
     "  --json                (check) machine-readable report\n"
     "  -h, --help            this help\n"
@@ -49,7 +73,7 @@ static const char *usage_text =
 enum {
     OPT_EMIT = 256, OPT_SHAPE, OPT_PASSES, OPT_PRINT_PIPELINE, OPT_DUMP_BEFORE, OPT_DUMP_AFTER,
     OPT_DUMP_DIR, OPT_TIME_PASSES, OPT_VERIFY_EACH, OPT_CHECK_EACH, OPT_SEED, OPT_STATS, OPT_JSON,
-    OPT_VERSION,
+    OPT_VERSION, OPT_TARGET, OPT_CPU, OPT_DEBUG_LAYERS,
 };
 
 static const struct option long_opts[] = {
@@ -68,15 +92,20 @@ static const struct option long_opts[] = {
     {"json", no_argument, 0, OPT_JSON},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, OPT_VERSION},
+    {"target", required_argument, 0, OPT_TARGET},
+    {"cpu", required_argument, 0, OPT_CPU},
+    {"debug-layers", no_argument, 0, OPT_DEBUG_LAYERS},
+    PRUNE_LONG_OPTIONS
     {0, 0, 0, 0},
 };
 
 typedef struct Options {
-    const char *input, *output, *emit, *passes;
-    int check_mode, json, print_pipeline, stats;
+    const char *input, *output, *emit, *passes, *target, *cpu;
+    int check_mode, json, print_pipeline, stats, opt_level, debug_layers;
     OnnxShapeFix shapes[64];
     int n_shapes;
     PassContext pc;
+    PruneCli prune; /* --prune and its options (prune_opts.h) */
 } Options;
 
 static int fail(const char *file, const char *msg)
@@ -175,29 +204,128 @@ static void print_stats(const Graph *g)
         if (count[op]) fprintf(stderr, "stats:   %-22s %d\n", ir_op_name((OpKind)op), count[op]);
 }
 
+/* Is pass `name` in the comma-separated list? */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, name, n)) return 1;
+        p += len;
+        if (*p) p++;
+    }
+    return 0;
+}
+
+/* The pass list to run (malloc'ed): --emit=ir: --passes LIST or the default pipeline; native
+ * output: the code generation pipeline, or LIST followed by the passes of the code generation
+ * pipeline's tail (after the default pipeline's passes) that LIST does not name. */
+static char *pipeline_for(const Options *o)
+{
+    int native = strcmp(o->emit, "ir") != 0;
+    if (!native) return xstrdup(o->passes ? o->passes : pass_default_pipeline());
+    const char *full = pass_codegen_pipeline();
+    if (!o->passes) return xstrdup(full);
+    size_t n = strlen(o->passes) + strlen(full) + 2;
+    char *list = xmalloc(n);
+    snprintf(list, n, "%s", o->passes);
+    const char *dflt = pass_default_pipeline();
+    const char *tail = strncmp(full, dflt, strlen(dflt)) ? full : full + strlen(dflt);
+    char *names = xstrdup(tail);
+    for (char *save = NULL, *p = strtok_r(names, ",", &save); p; p = strtok_r(NULL, ",", &save))
+        if (!in_list(list, p)) snprintf(list + strlen(list), n - strlen(list), "%s%s", list[0] ? "," : "", p);
+    free(names);
+    return list;
+}
+
+/* <directory of this executable>/../lib/libppcfallback.a */
+static int fallback_lib(char *buf, size_t n, Diag *d)
+{
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return diag_error(d, "cannot find ppcc's own path (/proc/self/exe) to locate libppcfallback.a");
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(buf, n, "%s/../lib/libppcfallback.a", exe);
+    if (access(buf, R_OK)) return diag_error(d, "cannot read %s (ppcc's interpreter kernels, needed for --emit=so)", buf);
+    return 0;
+}
+
 static int compile(Options *o)
 {
     Diag d = {{0}};
-    if (strcmp(o->emit, "ir"))
-        return fail(NULL, "--emit=so|obj|asm|llvm: native code generation is not built yet (use --emit=ir)");
+    int native = strcmp(o->emit, "ir") != 0;
     if (!o->output) return fail(o->input, "no output file given (use -o FILE)");
+    if (native && !strcmp(o->output, "-") && (!strcmp(o->emit, "so") || !strcmp(o->emit, "obj")))
+        return fail(NULL, "-o -: standard output takes only text (--emit=ir, asm or llvm)");
     if (o->passes && pass_pipeline_check(o->passes, &d)) return fail(NULL, d.msg);
-    Graph *g = tool_load_model(o->input, o->shapes, o->n_shapes, &d);
-    if (!g) return fail(o->input, d.msg);
-    if (pass_pipeline_run(g, o->passes, &o->pc, &d)) {
-        ir_graph_free(g);
-        return fail(o->input, d.msg);
+    CgTargetDesc td;
+    memset(&td, 0, sizeof td);
+    char fallback[4200] = "";
+    if (native || o->target || o->cpu) {
+        if (cg_target_resolve(o->target, o->cpu, &td, &d)) return fail(NULL, d.msg);
+        o->pc.target_vector_bits = td.facts.vector_bits;
+        o->pc.target_vregs = td.facts.vregs;
+    }
+    int rc = 1;
+    Graph *g = NULL;
+    if (!strcmp(o->emit, "so") && !td.is_host_arch) {
+        fail(NULL, "--emit=so links with this machine's C compiler; for another architecture use --emit=obj");
+        goto out;
+    }
+    if (!strcmp(o->emit, "so") && fallback_lib(fallback, sizeof fallback, &d)) {
+        fail(NULL, d.msg);
+        goto out;
+    }
+    if (!(g = tool_load_model(o->input, o->shapes, o->n_shapes, &d))) {
+        fail(o->input, d.msg);
+        goto out;
+    }
+    char *pipeline = prune_cli_pipeline(&o->prune, pipeline_for(o));
+    int bad = pass_pipeline_run(g, pipeline, &o->pc, &d);
+    free(pipeline);
+    if (bad) {
+        fail(o->input, d.msg);
+        goto out;
+    }
+    if (prune_cli_save(&o->prune, o->input, &d)) { /* --save-pruned (removed again on a later failure) */
+        fail(o->input, d.msg);
+        goto out;
     }
     if (o->stats) print_stats(g);
+    if (native) {
+        static const char *const emits[] = {"so", "obj", "asm", "llvm"};
+        CgOptions co;
+        memset(&co, 0, sizeof co);
+        for (int k = 0; k < 4; k++)
+            if (!strcmp(o->emit, emits[k])) co.emit = (CgEmit)k;
+        co.target = &td;
+        co.opt_level = o->opt_level;
+        co.debug_layers = o->debug_layers;
+        co.fallback_lib = fallback[0] ? fallback : NULL;
+        co.producer = "ppcc " PPCC_VERSION;
+        co.stats = o->stats ? stderr : NULL;
+        if (cg_compile(g, &co, o->output, &d)) {
+            fail(o->input, d.msg);
+            goto out;
+        }
+        rc = 0;
+        goto out;
+    }
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
     ir_print(g, m, 0);
     fclose(m);
-    ir_graph_free(g);
-    int rc = tool_write_file_atomic(o->output, buf, len, &d);
+    rc = tool_write_file_atomic(o->output, buf, len, &d) ? fail(o->output, d.msg) : 0;
     free(buf);
-    return rc ? fail(o->output, d.msg) : 0;
+out:
+    if (rc) prune_cli_discard(&o->prune);
+    prune_cli_free(&o->prune);
+    ir_graph_free(g);
+    cg_target_release(&td);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -205,7 +333,9 @@ int main(int argc, char **argv)
     Options o;
     memset(&o, 0, sizeof o);
     o.emit = "so";
+    o.opt_level = 2;
     pass_context_init(&o.pc);
+    prune_cli_init(&o.prune);
     Diag d = {{0}};
     int argi = 1;
     if (argc > 1 && !strcmp(argv[1], "check")) {
@@ -216,6 +346,10 @@ int main(int argc, char **argv)
     opterr = 0; /* we print our own one-line errors */
     int c;
     while ((c = getopt_long(argc, argv, "o:hO:", long_opts, NULL)) != -1) {
+        if (prune_cli_is_option(c)) {
+            if (prune_cli_option(&o.prune, c, optarg, &d)) return fail(NULL, d.msg);
+            continue;
+        }
         switch (c) {
         case 'o': o.output = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
@@ -247,9 +381,13 @@ int main(int argc, char **argv)
         }
         case OPT_STATS: o.stats = 1; break;
         case OPT_JSON: o.json = 1; break;
+        case OPT_TARGET: o.target = optarg; break;
+        case OPT_CPU: o.cpu = optarg; break;
+        case OPT_DEBUG_LAYERS: o.debug_layers = 1; break;
         case 'O': /* optimisation level for code generation */
             if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '3')
                 return fail(NULL, "-O expects 0, 1, 2 or 3");
+            o.opt_level = optarg[0] - '0';
             break;
         default:
             if (optopt && optopt < 256)
@@ -260,9 +398,12 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (prune_cli_finish(&o.prune, &o.pc, o.stats, optind < argc ? argv[optind] : NULL, &d)) return fail(NULL, d.msg);
     if (o.print_pipeline) {
         if (o.passes && pass_pipeline_check(o.passes, &d)) return fail(NULL, d.msg);
-        pass_pipeline_print(stdout, o.passes);
+        char *pipeline = prune_cli_pipeline(&o.prune, pipeline_for(&o));
+        pass_pipeline_print(stdout, pipeline);
+        free(pipeline);
         return 0;
     }
     if (optind >= argc) return fail(NULL, "no input model (see ppcc --help)");

@@ -270,7 +270,7 @@ static void lay_reorder(Layout *L)
     IR_ASSERT(L->n_order == g->n_nodes);
     Node *nodes = xmalloc((size_t)g->n_nodes * sizeof(Node) + 1);
     for (int i = 0; i < g->n_nodes; i++) nodes[i] = g->nodes[L->order[i]];
-    memcpy(g->nodes, nodes, (size_t)g->n_nodes * sizeof(Node));
+    if (g->n_nodes) memcpy(g->nodes, nodes, (size_t)g->n_nodes * sizeof(Node));
     free(nodes);
     ir_graph_compact(g);
 }

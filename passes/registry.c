@@ -10,6 +10,10 @@
  *                      the adjacency the fusions look for.
  *   canonicalize-gemm  MatMul(+Add) with constant weights becomes Gemm before the fusions, so
  *                      MatMul+Add+BatchNorm+Relu chains fold and fuse like Gemm ones do.
+ *   (prune)            only with ppcc --prune, inserted here: after the clean-ups (constant
+ *                      weights) and before fold-batchnorm, so it prunes the model's own conv
+ *                      weights, whose names are the ONNX initializers (--save-pruned); folding
+ *                      BN afterwards scales whole rows and keeps the zeros.
  *   fold-batchnorm     BN sits between the Conv/Gemm and its activation (Conv-BN-Relu): it must
  *                      be folded before the activation can be fused.
  *   fuse-activation    last rewrite: a Conv/Gemm carries at most one fused activation.
@@ -35,6 +39,8 @@ const PassInfo pass_registry[] = {
     {"canonicalize-gemm",
      "MatMul(+bias Add) with constant weights -> Gemm; constant B as [N,K] (transB=1), alpha/beta folded",
      pass_canonicalize_gemm},
+    {"prune", "data-free ADMM pattern pruning of 3x3 convs on synthetic data (ppcc --prune; docs/pruning.md)",
+     pass_prune},
     {"fold-batchnorm", "fold BatchNormalization into a preceding Conv, ConvTranspose or Gemm",
      pass_fold_batchnorm},
     {"fuse-activation", "fuse Relu/LeakyRelu/Clip/Sigmoid/Tanh/HardSigmoid/HardSwish into Conv or Gemm",

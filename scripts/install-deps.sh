@@ -3,7 +3,7 @@
 # Idempotent: packages already present are skipped; `apt-get update` runs at most once.
 set -e
 PKGS="build-essential pkg-config llvm-16-dev clang clang-16 protobuf-c-compiler libprotobuf-c-dev
-libffi-dev check libsubunit-dev libonnx-dev libonnx-testdata liblapack-dev libblas-dev libpng-dev
+libffi-dev check libsubunit-dev libonnx-dev libonnx-testdata libopenblas-dev liblapack-dev libpng-dev
 python3 python3-torch python3-torchvision python3-onnx python3-numpy valgrind"
 missing=""
 for p in $PKGS; do

@@ -63,4 +63,14 @@ int onnx_tensor_read_buffer(const void *buf, size_t len, Tensor **out, char **na
 /* write atomically (temp file + rename): never leaves a half-written file. */
 int onnx_tensor_write_file(const char *path, const Tensor *t, const char *name, Diag *d);
 
+/* Writing a model back with new data for some tensors (save.c; ppcc --save-pruned). */
+typedef struct OnnxReplacement {
+    const char *name; /* an initializer, or the output of a Constant node, of the top-level graph */
+    const Tensor *t;  /* f32, same element count as the model's tensor */
+} OnnxReplacement;
+/* Re-read the model file src and write it to dst (atomically) with the data of the named
+ * tensors replaced (as raw_data); everything else stays as it was. Checks every replacement
+ * before writing; models with external data are refused. */
+int onnx_save_replaced(const char *src, const char *dst, const OnnxReplacement *rep, int n, Diag *d);
+
 #endif

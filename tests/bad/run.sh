@@ -53,9 +53,53 @@ done
 expect_error ppcrun "ppcrun missing input" "$BIN/ppcrun" "$CORPUS/relu-ok.onnx"
 expect_error ppcrun "ppcrun bad model" "$BIN/ppcrun" "$CORPUS/garbage.onnx" --random 1
 expect_error ppcrun "ppcrun missing expect" "$BIN/ppcrun" "$CORPUS/relu-ok.onnx" --random 1 --expect "$TMP/none"
+# compiled models: ppcc --emit=so of the good model, loaded by ppcrun through libppcrt
+if "$BIN/ppcc" "$CORPUS/relu-ok.onnx" -o "$TMP/ok.so" 2> "$TMP/stderr" &&
+   "$BIN/ppcrun" "$TMP/ok.so" --random 3 > /dev/null 2>> "$TMP/stderr"; then
+  pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL relu-ok.onnx does not compile/run natively"; cat "$TMP/stderr"; fi
+for f in "$CORPUS"/*.pb; do
+  expect_error ppcrun "ppcrun ok.so -i $f" "$BIN/ppcrun" "$TMP/ok.so" -i "$f"
+done
+expect_error ppcrun "ppcrun .so missing input" "$BIN/ppcrun" "$TMP/ok.so"
+expect_error ppcrun "ppcrun .so unknown input name" "$BIN/ppcrun" "$TMP/ok.so" -i nosuch="$CORPUS/wrong-name-input.pb"
+expect_error ppcrun "ppcrun .so --shape" "$BIN/ppcrun" "$TMP/ok.so" --random 1 --shape x=1x4
+printf 'not a model\n' > "$TMP/text.so"
+expect_error ppcrun "ppcrun text file as .so" "$BIN/ppcrun" "$TMP/text.so" --random 1
+cc -shared -fPIC -o "$TMP/plain.so" -x c /dev/null 2> /dev/null
+expect_error ppcrun "ppcrun .so without ppc_model_v1" "$BIN/ppcrun" "$TMP/plain.so" --random 1
+cc -shared -fPIC -I"$(dirname "$0")/../.." -o "$TMP/badabi.so" "$(dirname "$0")/../runtime/fixture_badabi.c"
+expect_error ppcrun "ppcrun ABI mismatch" "$BIN/ppcrun" "$TMP/badabi.so" --random 1
+expect_error ppcrun "ppcrun --compare-layers without --debug-layers" "$BIN/ppcrun" --compare-layers \
+  "$CORPUS/relu-ok.onnx" "$TMP/ok.so" --random 1
+expect_error ppcrun "ppcrun --compare-layers one model" "$BIN/ppcrun" --compare-layers "$TMP/ok.so" --random 1
+expect_error ppcrun "ppcrun --trace without --debug-layers" "$BIN/ppcrun" --trace "$TMP/trace" "$TMP/ok.so" --random 1
+expect_error ppcrun "ppcrun --threads 0" "$BIN/ppcrun" "$TMP/ok.so" --random 1 --threads 0
+expect_error ppcrun "ppcrun --bench x" "$BIN/ppcrun" "$TMP/ok.so" --random 1 --bench x
+expect_error ppcc "ppcc --target unknown" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" --target nosuch-arch-linux -o "$TMP/out.ir"
+expect_error ppcc "ppcc --emit=so for aarch64" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" --target aarch64-linux-gnu \
+  -o "$TMP/out.ir"
+expect_error ppcc "ppcc --cpu unknown" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" --cpu nosuchcpu -o "$TMP/out.ir"
+expect_error ppcc "ppcc --emit=so to stdout" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" -o -
+expect_error ppcc "ppcc --emit=so into a missing dir" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" -o "$TMP/no/such/dir/out.ir"
 # the good model still works under the sanitizers (the corpus checks error paths, this one the happy path)
 if "$BIN/ppcc" "$CORPUS/relu-ok.onnx" --emit=ir -o "$TMP/ok.ir" 2> "$TMP/stderr" && [ -s "$TMP/ok.ir" ] &&
    "$BIN/ppcrun" "$TMP/ok.ir" --random 3 -o "$TMP/outs" > /dev/null 2>&1 && [ -s "$TMP/outs/output_0.pb" ]; then
   pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL relu-ok.onnx does not compile/run"; cat "$TMP/stderr"; fi
+# pruning options (docs/pruning.md): one-line errors, no output file
+OK=$CORPUS/relu-ok.onnx
+expect_error ppcc "--patterns 0" "$BIN/ppcc" "$OK" --prune --patterns 0 --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--patterns > C(8,N-1)" "$BIN/ppcc" "$OK" --prune --pattern-size 9 --patterns 2 --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--pattern-size 10" "$BIN/ppcc" "$OK" --prune --pattern-size 10 --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--connectivity 1" "$BIN/ppcc" "$OK" --prune --connectivity 1 --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--connectivity nan" "$BIN/ppcc" "$OK" --prune --connectivity nan --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--admm-iters -1" "$BIN/ppcc" "$OK" --prune --admm-iters -1 --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--admm-rho 0" "$BIN/ppcc" "$OK" --prune --admm-rho 0 --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--synthetic-samples 0" "$BIN/ppcc" "$OK" --prune --synthetic-samples 0 --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--synthetic=foo" "$BIN/ppcc" "$OK" --prune --synthetic=foo --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--synthetic-source=foo" "$BIN/ppcc" "$OK" --prune --synthetic-source=foo --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "pruning option without --prune" "$BIN/ppcc" "$OK" --connectivity 0.5 --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--prune-layers=nope" "$BIN/ppcc" "$OK" --prune --prune-layers=nope --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--save-pruned from .ir" "$BIN/ppcc" "$TMP/ok.ir" --prune --save-pruned "$TMP/x.onnx" --emit=ir -o "$TMP/out.ir"
+expect_error ppcc "--save-pruned unwritable" "$BIN/ppcc" "$OK" --prune --save-pruned "$TMP/no/dir/x.onnx" --emit=ir -o "$TMP/out.ir"
 echo "bad inputs: $pass passed, $fail failed"
 [ "$fail" = 0 ]

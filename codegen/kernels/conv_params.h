@@ -1,0 +1,88 @@
+/* conv_params.h — the parameter structs and instance lists of the convolution kernels (conv.h:
+ * blocked dense convolution, conv_dw.h: depthwise), without the kernel code, so that the
+ * compiler side (codegen/pack.c, lower_conv.c) can fill them and name the instances. Plain C
+ * structs of int64_t/int32_t/float fields (laid out identically on x86-64 and aarch64).
+ */
+#ifndef PPCC_KERNELS_CONV_PARAMS_H
+#define PPCC_KERNELS_CONV_PARAMS_H
+
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- dense blocked conv (conv.h) */
+#define KCONV_OCMAX 4  /* output-channel blocks per tile, at most */
+#define KCONV_TMAX 28  /* pixels per tile, at most */
+
+/* X(OC, T, ...): the register tiles (accumulators OC*T <= 28 leave room for the OC weight
+ * vectors and a broadcast in 32 vector registers); extra arguments are passed through. */
+#define KCONV_SHAPES(X, ...)                                                                      \
+    X(4, 6, __VA_ARGS__) X(4, 4, __VA_ARGS__) X(3, 9, __VA_ARGS__) X(3, 8, __VA_ARGS__)           \
+    X(3, 7, __VA_ARGS__) X(2, 14, __VA_ARGS__) X(2, 12, __VA_ARGS__) X(2, 8, __VA_ARGS__)         \
+    X(2, 7, __VA_ARGS__) X(2, 4, __VA_ARGS__) X(1, 28, __VA_ARGS__) X(1, 16, __VA_ARGS__)         \
+    X(1, 14, __VA_ARGS__) X(1, 8, __VA_ARGS__) X(1, 7, __VA_ARGS__) X(1, 4, __VA_ARGS__)
+
+/* X(class, ICI, PS): lanes per input block and fast-path pixel stride in floats (0: none). */
+#define KCONV_CLASSES(X) \
+    X(b1, 16, 16)        \
+    X(b2, 16, 32)        \
+    X(bg, 16, 0)         \
+    X(p1, 1, 1)          \
+    X(p2, 1, 2)          \
+    X(pg, 1, 0)
+
+typedef struct KConvParams {
+    int64_t n_work;       /* N * n_og * n_pg */
+    int64_t n_og;         /* output-channel tiles */
+    int64_t n_pg;         /* pixel groups per image */
+    int64_t pix_per_item; /* output pixels per work item (pixel group) */
+    int64_t x_img, x_blk; /* input strides in floats: image; block (blocked) or channel (plain) */
+    int64_t x_row, x_pix; /* input strides in floats: row; pixel (16 blocked, 1 plain) */
+    int64_t y_img, y_blk; /* output strides in floats: image; block (OH*OW*16) */
+    int64_t w_og;         /* packed weight floats per output-channel tile */
+    int32_t ih, iw, oh, ow;
+    int32_t kh, kw, sh, sw, dh, dw, ph, pw; /* kernel, strides, dilations, leading pads */
+    int32_t icb_g;        /* input blocks (blocked) or channels (plain) per group */
+    int32_t ocb_g;        /* output blocks per group (a multiple of oc_tile) */
+    int32_t icb_chunk;    /* input blocks per pass over the item's tiles */
+    int32_t oc_tile, ow_tile; /* the instance's register tile (checked by the lowering) */
+    int32_t act;          /* KC_ACT_* */
+    float alpha, beta;
+    int32_t has_res;
+    int32_t reserved;
+} KConvParams;
+
+/* ---------------------------------------------------------------- depthwise conv (conv_dw.h) */
+#define KDW_TMAX 16
+
+/* X(T, ...): pixels per tile; extra arguments are passed through. */
+#define KDW_SHAPES(X, ...) X(16, __VA_ARGS__) X(14, __VA_ARGS__) X(8, __VA_ARGS__) X(7, __VA_ARGS__) X(4, __VA_ARGS__)
+/* X(class, PS, KW): fast-path pixel stride in floats (0: pointer path only); kernel width fixed
+ * at compile time with column dilation 1 (0: any). */
+#define KDW_CLASSES(X) \
+    X(s1k3, 16, 3)     \
+    X(s2k3, 32, 3)     \
+    X(s1, 16, 0)       \
+    X(s2, 32, 0)       \
+    X(sg, 0, 0)
+
+typedef struct KDwParams {
+    int64_t n_work;       /* N * n_cb * n_pg */
+    int64_t n_cb;         /* channel blocks */
+    int64_t n_pg;         /* pixel groups per image */
+    int64_t pix_per_item; /* output pixels per work item */
+    int64_t x_img, x_blk; /* input strides in floats: image, block (IH*IW*16) */
+    int64_t y_img, y_blk; /* output strides in floats: image, block (OH*OW*16) */
+    int32_t ih, iw, oh, ow;
+    int32_t kh, kw, sh, sw, dh, dw, ph, pw;
+    int32_t tile;         /* the instance's T (checked by the lowering) */
+    int32_t act;          /* KC_ACT_* */
+    float alpha, beta;
+    int32_t has_res;
+    int32_t scr_rows;     /* > 0: output rows per item, computed from a zero-padded copy */
+    int32_t scr_w;        /* columns of that copy */
+    int32_t reserved;
+} KDwParams;
+
+/* Floats of the dw kernel's zero-padded input copy (on the stack): 24 KB. */
+#define KDW_SCRATCH_FLOATS 6144
+
+#endif

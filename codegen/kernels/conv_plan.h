@@ -1,0 +1,186 @@
+/* conv_plan.h — the register-tile choice of the convolution kernels (conv.h, conv_dw.h), in one
+ * place for the code that plans a layer (codegen/pack.c) and for any pass that wants to
+ * predict or set the schedule (sched_oc_tile / sched_ow_tile) the same way. Header-only C
+ * (static inline, integer and double arithmetic only); not part of the kernel bitcode.
+ *
+ * Dense conv: among the compiled tiles (KCONV_SHAPES) that fit the vector registers and divide
+ * the group's output blocks, the cheapest by a cost model fitted to bench/conv_bench on
+ * Sapphire Rapids, which simulates the tiles of every work item exactly as conv.h walks them:
+ * the tile shape sets the fraction of the FMA peak its fast path reaches (kplan_tile_eff: loads
+ * per FMA, FMA latency, register spills); tiles on the gather path (crossing a row, border taps,
+ * the partial last tile of an item) cost a little more per tap and waste their unused pixels.
+ * A 1x1 stride-1 unpadded conv is walked as one long row (its pixels are contiguous).
+ * Depthwise: the tile and whether to compute from a zero-padded copy of the input rows (rows of
+ * at most two tiles, where every tile has border taps), by a cost model in cycles: a tile of
+ * the copy path or an interior tile of the direct path costs T + 2, a direct tile with border
+ * taps 1.5 T + 3, a pointer-path tile (crossing a row, partial) 3 T + 4, a copied vector 1.
+ */
+#ifndef PPCC_KERNELS_CONV_PLAN_H
+#define PPCC_KERNELS_CONV_PLAN_H
+
+#include <stdint.h>
+
+#include "conv_params.h"
+
+/* Spatial geometry of a 2-D convolution (leading pads; the trailing ones follow from out). */
+typedef struct KConvGeom {
+    int64_t ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+} KConvGeom;
+
+static inline int64_t kplan_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* The geometry conv.h walks: a pointwise conv (1x1, stride 1, no pads) as one row of pixels. */
+static inline KConvGeom kplan_conv_geom(const KConvGeom *c)
+{
+    KConvGeom g = *c;
+    if (c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0 && c->oh == c->ih &&
+        c->ow == c->iw) {
+        g.iw = g.ow = c->ih * c->iw;
+        g.ih = g.oh = 1;
+    }
+    return g;
+}
+
+/* Output pixels per work item (of the walked geometry) for tiles of t pixels: a row, or enough
+ * rows for one tile; a long single row in pieces of about 112 pixels. */
+static inline int64_t kplan_conv_pix_per_item(const KConvGeom *g, int t)
+{
+    if (g->oh == 1) return t * kplan_cdiv(g->ow < 112 ? g->ow : 112, t);
+    return g->ow >= t ? g->ow : g->ow * kplan_cdiv(t, g->ow);
+}
+
+/* Vector registers per 16-float block, and the registers counted in blocks. */
+static inline int kplan_per_block(int vector_bits) { return vector_bits >= 512 ? 1 : vector_bits >= 256 ? 2 : 4; }
+
+/* Does a tile of oc x t accumulators (plus oc weights and a broadcast) fit? */
+static inline int kplan_tile_fits(int oc, int t, int vector_bits, int vregs)
+{
+    return (oc * t + oc + 1) * kplan_per_block(vector_bits) <= (vregs > 0 ? vregs : 16);
+}
+
+/* Fraction of the FMA peak the fast path of an oc x t tile reaches: more loads per FMA than about
+ * 0.65, fewer than 10 accumulators (4-cycle FMA latency on 2 ports) and register spills (the
+ * scheduler keeps two broadcasts in flight) each cost. */
+static inline double kplan_tile_eff(int oc, int t, int vector_bits, int vregs)
+{
+    int blocks = (vregs > 0 ? vregs : 16) / kplan_per_block(vector_bits);
+    double acc = oc * t, e = 0.97, lr = (oc + t) / acc;
+    if (lr > 0.65) e -= 0.12 * (lr - 0.65);
+    if (acc < 10) e *= acc / 10.0;
+    if (acc + oc + 2 > blocks - 1) e -= 0.07;
+    return e;
+}
+
+/* Cycles per input channel of one image for one output-channel tile (walked geometry g). */
+static inline double kplan_conv_cost(const KConvGeom *g, int oc, int t, int has_fast, int vector_bits, int vregs)
+{
+    int64_t npix = g->oh * g->ow, ppi = kplan_conv_pix_per_item(g, t);
+    double c_fast = oc * t / 2.0 / kplan_tile_eff(oc, t, vector_bits, vregs);
+    double c_ptr = c_fast * (1 + 0.015 * t);
+    double total = 0;
+    for (int64_t p0 = 0; p0 < npix; p0 += ppi) {
+        int64_t p1 = p0 + ppi < npix ? p0 + ppi : npix;
+        for (int64_t t0 = p0; t0 < p1; t0 += t) {
+            int64_t nv = p1 - t0 < t ? p1 - t0 : t, ow0 = t0 % g->ow;
+            if (has_fast && nv == t && ow0 + t <= g->ow) {
+                int64_t iwb = ow0 * g->sw - g->pw, nb = 0;
+                for (int64_t kw = 0; kw < g->kw; kw++) {
+                    int64_t iw0 = iwb + kw * g->dw;
+                    nb += iw0 < 0 || iw0 + (t - 1) * g->sw >= g->iw;
+                }
+                total += ((double)(g->kw - nb) * c_fast + (double)nb * c_ptr) / (double)g->kw;
+            } else {
+                total += c_ptr;
+            }
+        }
+    }
+    return total;
+}
+
+/* Dense conv tile for the logical geometry c with ocb_g output blocks and icg input channels
+ * (padded to the block size for blocked input) per group: sets *oc, *t and returns 1, or 0 if
+ * no compiled tile fits. A requested tile (req_oc, req_t) wins when it is a compiled one that
+ * fits and divides ocb_g. Tiles whose weights exceed 768 KB cost 10% more (measured: with the
+ * input they no longer stay in a 2 MB L2). */
+static inline int kplan_conv_tile(const KConvGeom *c, int64_t ocb_g, int64_t icg, int vector_bits, int vregs,
+                                  int req_oc, int req_t, int *oc, int *t)
+{
+    static const int shapes[][2] = {
+#define KPLAN_SHAPE(OC, T, ...) {OC, T},
+        KCONV_SHAPES(KPLAN_SHAPE, )
+#undef KPLAN_SHAPE
+    };
+    const KConvGeom g = kplan_conv_geom(c);
+    const int has_fast = g.sw == 1 || g.sw == 2;
+    int found = 0;
+    double best = 0;
+    for (int k = 0; k < (int)(sizeof shapes / sizeof shapes[0]); k++) {
+        int o = shapes[k][0], tt = shapes[k][1];
+        if (ocb_g % o || !kplan_tile_fits(o, tt, vector_bits, vregs)) continue;
+        double cost = kplan_conv_cost(&g, o, tt, has_fast, vector_bits, vregs) / o;
+        if ((double)o * 16 * (double)icg * (double)(c->kh * c->kw) * 4 > 768.0 * 1024) cost *= 1.1;
+        if (o == req_oc && tt == req_t) cost = -1;
+        if (!found || cost < best - 1e-9) found = 1, best = cost, *oc = o, *t = tt;
+    }
+    return found;
+}
+
+/* Output rows per item of the dw kernel's zero-padded copy for tiles of t, at least n_items_min
+ * items if possible (0: the copy does not fit, or stride not 1/2). *scr_w: its columns. */
+static inline int64_t kplan_dw_scratch_rows(const KConvGeom *c, int64_t n_items, int t, int64_t n_items_min,
+                                            int64_t *scr_w)
+{
+    if (c->sw != 1 && c->sw != 2) return 0;
+    *scr_w = (kplan_cdiv(c->ow, t) * t - 1) * c->sw + (c->kw - 1) * c->dw + 1;
+    int64_t best = 0;
+    for (int64_t r = 1; r <= c->oh; r++) {
+        int64_t rows = (r - 1) * c->sh + (c->kh - 1) * c->dh + 1;
+        if (rows * *scr_w * 16 > KDW_SCRATCH_FLOATS) break;
+        if (r > 1 && n_items * kplan_cdiv(c->oh, r) < n_items_min) break;
+        best = r;
+    }
+    return best;
+}
+
+/* Depthwise tile for geometry c with n_items = images x channel blocks: returns T; *scr_rows > 0
+ * selects the zero-padded copy path with *scr_rows output rows per item and *scr_w columns. A
+ * requested T (req_t) wins when compiled. */
+static inline int kplan_dw_tile(const KConvGeom *c, int64_t n_items, int req_t, int64_t *scr_rows, int64_t *scr_w)
+{
+    static const int tiles[] = {
+#define KPLAN_DWT(T, ...) T,
+        KDW_SHAPES(KPLAN_DWT, )
+#undef KPLAN_DWT
+    };
+    const int ps_fast = c->sw == 1 || c->sw == 2;
+    int best = -1;
+    double best_cost = 0;
+    *scr_rows = *scr_w = 0;
+    for (int k = 0; k < (int)(sizeof tiles / sizeof tiles[0]); k++) {
+        int t = tiles[k];
+        int64_t ppi = c->ow >= t ? c->ow : c->ow * kplan_cdiv(t, c->ow), npix = c->oh * c->ow;
+        double cost = 0;
+        for (int64_t p0 = 0; p0 < npix; p0 += ppi) {
+            int64_t p1 = p0 + ppi < npix ? p0 + ppi : npix;
+            for (int64_t t0 = p0; t0 < p1; t0 += t) {
+                int64_t nv = p1 - t0 < t ? p1 - t0 : t, ow0 = t0 % c->ow, iwb = ow0 * c->sw - c->pw;
+                int fast = ps_fast && nv == t && ow0 + t <= c->ow;
+                int interior = iwb >= 0 && iwb + (c->kw - 1) * c->dw + (t - 1) * c->sw < c->iw;
+                cost += !fast ? 3.0 * t + 4.0 : interior ? t + 2.0 : 1.5 * t + 3.0;
+            }
+        }
+        /* the copy pays off when a row has at most two tiles, all with border taps (measured:
+         * on wider rows the direct path's interior tiles win) */
+        int64_t w = 0, rows = kplan_cdiv(c->ow, t) <= 2 ? kplan_dw_scratch_rows(c, n_items, t, 8, &w) : 0;
+        if (rows > 0) {
+            int64_t in_rows = (rows - 1) * c->sh + (c->kh - 1) * c->dh + 1;
+            double copy = (double)kplan_cdiv(c->oh, rows) * (double)(in_rows * w);
+            cost = (double)(c->oh * kplan_cdiv(c->ow, t)) * (t + 2.0) + copy;
+        }
+        if (t == req_t) cost = -1;
+        if (best < 0 || cost < best_cost) best = t, best_cost = cost, *scr_rows = rows, *scr_w = rows ? w : 0;
+    }
+    return best;
+}
+
+#endif

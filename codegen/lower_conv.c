@@ -1,0 +1,116 @@
+/* lower_conv.c — the lowering of blocked Conv nodes to the native convolution kernels
+ * (codegen/kernels/conv.h, conv_dw.h; contract in lowering.h).
+ *
+ * Accepts a Conv with attribute layout = "NCHW16c" (docs/codegen.md): f32, 2-D, input plain
+ * [N, C, H, W] or blocked [N, ceil(C/16), H, W, 16], output blocked, constant weights and bias,
+ * optional residual (4th input, same shape as the output), fused activation. The plan
+ * (codegen/pack.c) picks the kernel instance and register tile, honouring the schedule
+ * attributes sched_oc_tile / sched_ow_tile when they name a compiled tile; weights and bias are
+ * packed into blobs. Buffers: x, packed weights, bias, residual or none, y.
+ * Returns 0 (fallback) for Conv nodes the kernels do not handle: no layout attribute, other
+ * dtypes or ranks, non-constant weights, groups whose channels are not multiples of 16, ...
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/lowering.h"
+#include "codegen/pack.h"
+#include "codegen/kernels/kcommon.h"
+#include "ir/activation.h"
+
+#define SAME_ACT(k) ((int)KC_ACT_##k == (int)ACT_##k)
+_Static_assert(SAME_ACT(RELU) && SAME_ACT(LEAKY_RELU) && SAME_ACT(CLIP) && SAME_ACT(SIGMOID) && SAME_ACT(TANH) &&
+                   SAME_ACT(HARD_SIGMOID) && SAME_ACT(HARD_SWISH) && SAME_ACT(COUNT),
+               "kernel activation codes must equal ActKind");
+#undef SAME_ACT
+
+/* n floats, 64-byte aligned, for a blob (codegen frees it with free()); aborts when out of
+ * memory like xmalloc. */
+static float *alloc_floats(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float))) p = NULL;
+    IR_ASSERT(p != NULL);
+    return p;
+}
+
+static int same_dims(const Value *a, const Value *b)
+{
+    if (a->rank != b->rank) return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i]) return 0;
+    return 1;
+}
+
+int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
+{
+    if (n->op != OP_CONV || n->n_out < 1 || n->n_in < 2) return 0;
+    const char *layout = ir_attr_str(n, "layout", NULL);
+    if (!layout || strcmp(layout, "NCHW16c")) return 0;
+    const int xi = n->in[0], wi = n->in[1], bi = n->n_in > 2 ? n->in[2] : -1, ri = n->n_in > 3 ? n->in[3] : -1;
+    const int yi = n->out[0];
+    if (xi < 0 || wi < 0 || yi < 0) return 0;
+    const Value *x = &g->values[xi], *w = &g->values[wi], *y = &g->values[yi];
+    const Value *b = bi >= 0 ? &g->values[bi] : NULL, *r = ri >= 0 ? &g->values[ri] : NULL;
+    if (x->dtype != DT_F32 || w->dtype != DT_F32 || y->dtype != DT_F32) return 0;
+    if (w->kind != VAL_CONST || !w->data || w->rank != 4) return 0;
+    if (b && (b->kind != VAL_CONST || !b->data || b->dtype != DT_F32 || ir_value_numel(b) != w->dims[0]))
+        return 0;
+    int blocked = x->rank == 5;
+    if (!blocked && x->rank != 4) return 0;
+    if (blocked && x->dims[4] != IR_LAYOUT_BLOCK) return 0;
+
+    int64_t group = ir_attr_int(n, "group", 1);
+    if (group < 1) return 0;
+    int64_t C = w->dims[1] * group, M = w->dims[0];
+    if (blocked ? x->dims[1] != (C + IR_LAYOUT_BLOCK - 1) / IR_LAYOUT_BLOCK : x->dims[1] != C) return 0;
+    int64_t xdims[4] = {x->dims[0], C, x->dims[2], x->dims[3]};
+    ConvGeom geo;
+    if (ir_conv_geometry(n, 4, xdims, w->dims, &geo, d)) return -1;
+    if (geo.nsp != 2) return 0;
+    int64_t ydims[5] = {x->dims[0], (M + IR_LAYOUT_BLOCK - 1) / IR_LAYOUT_BLOCK, geo.out[0], geo.out[1],
+                        IR_LAYOUT_BLOCK};
+    if (y->rank != 5) return 0;
+    for (int i = 0; i < 5; i++)
+        if (y->dims[i] != ydims[i]) return node_error(d, n, "blocked output shape does not match the conv");
+    if (r && (r->dtype != DT_F32 || !same_dims(r, y)))
+        return node_error(d, n, "residual input must have the output's blocked shape");
+    Activation act;
+    if (activation_from_node(n, &act, d)) return -1;
+
+    CgConvDesc desc = {
+        .n = x->dims[0], .ic = C, .ih = geo.in[0], .iw = geo.in[1],
+        .oc = M, .oh = geo.out[0], .ow = geo.out[1],
+        .kh = geo.kernel[0], .kw = geo.kernel[1], .sh = geo.stride[0], .sw = geo.stride[1],
+        .dh = geo.dilation[0], .dw = geo.dilation[1], .ph = geo.pad_begin[0], .pw = geo.pad_begin[1],
+        .group = group, .blocked_in = blocked,
+        .act = (int)act.kind, .alpha = (float)act.alpha, .beta = (float)act.beta,
+        .has_res = r != NULL,
+        .oc_tile = (int)ir_attr_int(n, "sched_oc_tile", 0), .ow_tile = (int)ir_attr_int(n, "sched_ow_tile", 0),
+    };
+    CgConvPlan plan;
+    if (!cg_conv_plan(&desc, t, &plan)) return 0;
+
+    float *wp = alloc_floats(plan.w_floats), *bp = alloc_floats(plan.b_floats);
+    cg_conv_pack_weights(&desc, &plan, w->data, wp);
+    cg_conv_pack_bias(&desc, &plan, b ? b->data : NULL, bp);
+
+    cg_call_init(call, plan.range_fn);
+    call->n_work = plan.n_work;
+    call->grain = plan.grain;
+    if (plan.depthwise)
+        cg_call_params(call, &plan.dw, sizeof plan.dw);
+    else
+        cg_call_params(call, &plan.conv, sizeof plan.conv);
+    cg_call_value(call, xi);
+    cg_call_blob(call, wp, plan.w_floats * sizeof(float), 64);
+    cg_call_blob(call, bp, plan.b_floats * sizeof(float), 64);
+    if (r)
+        cg_call_value(call, ri);
+    else
+        cg_call_none(call);
+    cg_call_value(call, yi);
+    snprintf(call->note, sizeof call->note, "%s", plan.note);
+    return 1;
+}

@@ -1,0 +1,211 @@
+/* pack.c — planning and weight packing for the convolution kernels (pack.h).
+ *
+ * Plan: a depthwise conv (group == IC == OC, blocked input) goes to conv_dw.h; every other conv
+ * whose groups have channel counts that are multiples of 16 (or a single group) goes to
+ * conv.h. The register tile and the depthwise path come from codegen/kernels/conv_plan.h (the
+ * cost model shared with anything that predicts the schedule); a requested tile
+ * (sched_oc_tile, sched_ow_tile) is used when it is a compiled instance that fits. The rest of
+ * the parameters follow from the geometry: a 1x1 stride-1 unpadded conv is walked as one long
+ * row; all input blocks in one pass unless a tile's weights exceed 1 MB.
+ *
+ * Packing: weights [OC, IC/group, KH, KW] -> per output-channel tile og of OC blocks:
+ * [og][icb][kh][kw][ici][oc_tile][16] (conv.h), or [CB][KH][KW][16] (conv_dw.h); padded
+ * channels are zero. Bias -> [OCB*16], zero padded.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "codegen/pack.h"
+#include "codegen/kernels/conv_plan.h"
+
+#define BLK 16
+
+/* The names of the exported instances (conv.c). */
+static const char *const conv_fn_names[] = {
+#define NAME(OC, T, CLS, ICI, PS) "kx_conv_" #CLS "_" #OC "x" #T "_range",
+#define NAME_CLASS(CLS, ICI, PS) KCONV_SHAPES(NAME, CLS, ICI, PS)
+    KCONV_CLASSES(NAME_CLASS)
+#undef NAME_CLASS
+#undef NAME
+};
+static const char *const conv_dw_fn_names[] = {
+#define NAME(T, CLS, PS, KW) "kx_dwconv_" #CLS "_" #T "_range",
+#define NAME_CLASS(CLS, PS, KW) KDW_SHAPES(NAME, CLS, PS, KW)
+    KDW_CLASSES(NAME_CLASS)
+#undef NAME_CLASS
+#undef NAME
+};
+
+/* The static copy of name in table (NULL if absent: a planning bug). */
+static const char *fn_name(const char *const *table, size_t n, const char *name)
+{
+    for (size_t k = 0; k < n; k++)
+        if (!strcmp(table[k], name)) return table[k];
+    return NULL;
+}
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static void set_note(CgConvPlan *p, const CgConvDesc *c, const char *what, int oc, int t)
+{
+    char tile[24];
+    if (oc)
+        snprintf(tile, sizeof tile, "%dx%d", oc, t);
+    else
+        snprintf(tile, sizeof tile, "%d", t);
+    snprintf(p->note, sizeof p->note, "%s %lldx%lld s%lld%s tile %s", what, (long long)c->kh, (long long)c->kw,
+             (long long)c->sh, c->dh > 1 || c->dw > 1 ? " dil" : "", tile);
+}
+
+static int plan_dw(const CgConvDesc *c, CgConvPlan *p)
+{
+    const KConvGeom g = {c->ih, c->iw, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw};
+    int64_t cb = cdiv(c->ic, BLK), best_rows, best_w;
+    const int best = kplan_dw_tile(&g, c->n * cb, c->ow_tile, &best_rows, &best_w);
+    KDwParams *d = &p->dw;
+    memset(d, 0, sizeof *d);
+    d->tile = best;
+    d->ih = (int32_t)c->ih, d->iw = (int32_t)c->iw, d->oh = (int32_t)c->oh, d->ow = (int32_t)c->ow;
+    d->kh = (int32_t)c->kh, d->kw = (int32_t)c->kw, d->sh = (int32_t)c->sh, d->sw = (int32_t)c->sw;
+    d->dh = (int32_t)c->dh, d->dw = (int32_t)c->dw, d->ph = (int32_t)c->ph, d->pw = (int32_t)c->pw;
+    d->x_blk = c->ih * c->iw * BLK;
+    d->x_img = cb * d->x_blk;
+    d->y_blk = c->oh * c->ow * BLK;
+    d->y_img = cb * d->y_blk;
+    d->n_cb = cb;
+    d->scr_rows = (int32_t)best_rows;
+    d->scr_w = (int32_t)(best_rows ? best_w : 0);
+    if (best_rows)
+        d->pix_per_item = best_rows * c->ow;
+    else
+        d->pix_per_item = c->ow >= best ? c->ow : c->ow * cdiv(best, c->ow);
+    d->n_pg = cdiv(c->oh * c->ow, d->pix_per_item);
+    d->n_work = c->n * cb * d->n_pg;
+    d->act = c->act, d->alpha = c->alpha, d->beta = c->beta, d->has_res = c->has_res;
+    p->depthwise = 1;
+    p->n_work = d->n_work;
+    int64_t item_macs = d->pix_per_item * BLK * c->kh * c->kw;
+    p->grain = cdiv(20000, item_macs > 0 ? item_macs : 1);
+    p->w_floats = (size_t)(cb * c->kh * c->kw * BLK);
+    p->b_floats = (size_t)(cb * BLK);
+    char name[64];
+    const int k3 = c->kw == 3 && c->dw == 1 && (c->sw == 1 || c->sw == 2);
+    snprintf(name, sizeof name, "kx_dwconv_%s%s_%d_range", c->sw == 1 ? "s1" : c->sw == 2 ? "s2" : "sg",
+             k3 ? "k3" : "", best);
+    p->range_fn = fn_name(conv_dw_fn_names, sizeof conv_dw_fn_names / sizeof conv_dw_fn_names[0], name);
+    IR_ASSERT(p->range_fn);
+    set_note(p, c, best_rows ? "dwconv NCHW16c padded-copy" : "dwconv NCHW16c", 0, best);
+    return 1;
+}
+
+int cg_conv_plan(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
+{
+    memset(p, 0, sizeof *p);
+    /* The kernels compute pixel coordinates in int32: keep every one of them below 2^27. */
+    const int64_t dim = (int64_t)1 << 24, plane = (int64_t)1 << 28, step = (int64_t)1 << 16, pad = (int64_t)1 << 20;
+    if (c->n < 1 || c->ic < 1 || c->oc < 1 || c->group < 1 || c->ih < 1 || c->iw < 1 || c->oh < 1 || c->ow < 1 ||
+        c->kh < 1 || c->kw < 1 || c->sh < 1 || c->sw < 1 || c->dh < 1 || c->dw < 1 || c->ph < 0 || c->pw < 0)
+        return 0;
+    if (c->ih > dim || c->iw > dim || c->oh > dim || c->ow > dim || c->ih * c->iw > plane ||
+        c->oh * c->ow > plane || c->kh * c->kw > 4096 || c->ph > pad || c->pw > pad || c->sh > step ||
+        c->sw > step || c->dh > step || c->dw > step || (c->kh - 1) * c->dh > dim || (c->kw - 1) * c->dw > dim)
+        return 0;
+    if (c->ic % c->group || c->oc % c->group) return 0;
+    int64_t icg = c->ic / c->group, ocg = c->oc / c->group;
+    if (c->group > 1 && c->group == c->ic && c->group == c->oc) return c->blocked_in ? plan_dw(c, p) : 0;
+    if (c->group > 1 && (ocg % BLK || (c->blocked_in && icg % BLK))) return 0;
+
+    const int ici = c->blocked_in ? BLK : 1;
+    const int64_t icb_g = c->blocked_in ? cdiv(icg, BLK) : icg;
+    const int64_t ocb_g = cdiv(ocg, BLK), ocb = ocb_g * c->group;
+    const KConvGeom lg = {c->ih, c->iw, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw};
+    const KConvGeom g = kplan_conv_geom(&lg);
+    int oct, t;
+    if (!kplan_conv_tile(&lg, ocb_g, icb_g * ici, tg->vector_bits, tg->vregs, c->oc_tile, c->ow_tile, &oct, &t))
+        return 0;
+
+    KConvParams *q = &p->conv;
+    memset(q, 0, sizeof *q);
+    q->oc_tile = oct, q->ow_tile = t;
+    q->ih = (int32_t)g.ih, q->iw = (int32_t)g.iw, q->oh = (int32_t)g.oh, q->ow = (int32_t)g.ow;
+    q->kh = (int32_t)g.kh, q->kw = (int32_t)g.kw, q->sh = (int32_t)g.sh, q->sw = (int32_t)g.sw;
+    q->dh = (int32_t)g.dh, q->dw = (int32_t)g.dw, q->ph = (int32_t)g.ph, q->pw = (int32_t)g.pw;
+    q->icb_g = (int32_t)icb_g, q->ocb_g = (int32_t)ocb_g;
+    if (c->blocked_in) {
+        q->x_pix = BLK;
+        q->x_row = g.iw * BLK;
+        q->x_blk = c->ih * c->iw * BLK;
+        q->x_img = cdiv(c->ic, BLK) * q->x_blk;
+    } else {
+        q->x_pix = 1;
+        q->x_row = g.iw;
+        q->x_blk = c->ih * c->iw;
+        q->x_img = c->ic * q->x_blk;
+    }
+    q->y_blk = c->oh * c->ow * BLK;
+    q->y_img = ocb * q->y_blk;
+    q->w_og = (int64_t)oct * icb_g * c->kh * c->kw * ici * BLK;
+    /* input blocks per pass over the item's tiles: all of them (measured: partial sums through
+     * y and re-deriving the border taps per pass cost more than streaming the weights from L2),
+     * unless a tile's weights exceed 1 MB (half of a Sapphire Rapids L2) */
+    int64_t chunk = ((int64_t)1 << 20) / (c->kh * c->kw * ici * oct * BLK * (int64_t)sizeof(float));
+    q->icb_chunk = (int32_t)(chunk < 1 ? 1 : chunk > icb_g ? icb_g : chunk);
+    q->n_og = ocb / oct;
+    q->pix_per_item = kplan_conv_pix_per_item(&g, t);
+    q->n_pg = cdiv(g.oh * g.ow, q->pix_per_item);
+    q->n_work = c->n * q->n_og * q->n_pg;
+    q->act = c->act, q->alpha = c->alpha, q->beta = c->beta, q->has_res = c->has_res;
+
+    p->depthwise = 0;
+    p->n_work = q->n_work;
+    int64_t item_macs = q->pix_per_item * oct * BLK * icb_g * ici * c->kh * c->kw;
+    p->grain = cdiv(20000, item_macs > 0 ? item_macs : 1);
+    p->w_floats = (size_t)(q->n_og * q->w_og);
+    p->b_floats = (size_t)(ocb * BLK);
+    const char *cls = c->blocked_in ? (g.sw == 1 ? "b1" : g.sw == 2 ? "b2" : "bg")
+                                    : (g.sw == 1 ? "p1" : g.sw == 2 ? "p2" : "pg");
+    char name[64];
+    snprintf(name, sizeof name, "kx_conv_%s_%dx%d_range", cls, oct, t);
+    p->range_fn = fn_name(conv_fn_names, sizeof conv_fn_names / sizeof conv_fn_names[0], name);
+    IR_ASSERT(p->range_fn);
+    set_note(p, c, c->blocked_in ? "conv NCHW16c" : "conv NCHW->NCHW16c", oct, t);
+    return 1;
+}
+
+void cg_conv_pack_weights(const CgConvDesc *c, const CgConvPlan *p, const float *w, float *dst)
+{
+    const int64_t khw = c->kh * c->kw;
+    memset(dst, 0, p->w_floats * sizeof(float));
+    if (p->depthwise) {
+        for (int64_t ch = 0; ch < c->oc; ch++)
+            for (int64_t k = 0; k < khw; k++) dst[((ch / BLK) * khw + k) * BLK + ch % BLK] = w[ch * khw + k];
+        return;
+    }
+    const KConvParams *q = &p->conv;
+    const int64_t icg = c->ic / c->group, ocg = c->oc / c->group;
+    const int ici = c->blocked_in ? BLK : 1, oct = q->oc_tile;
+    for (int64_t oc = 0; oc < c->oc; oc++) {
+        int64_t grp = oc / ocg, ocl = oc % ocg;
+        int64_t blk = grp * q->ocb_g + ocl / BLK; /* global output block */
+        int64_t og = blk / oct, o = blk % oct, lane = ocl % BLK;
+        float *d = dst + og * q->w_og;
+        for (int64_t icl = 0; icl < icg; icl++) {
+            int64_t icb = icl / ici, ii = icl % ici;
+            for (int64_t k = 0; k < khw; k++)
+                d[(((icb * khw + k) * ici + ii) * oct + o) * BLK + lane] = w[(oc * icg + icl) * khw + k];
+        }
+    }
+}
+
+void cg_conv_pack_bias(const CgConvDesc *c, const CgConvPlan *p, const float *b, float *dst)
+{
+    memset(dst, 0, p->b_floats * sizeof(float));
+    if (!b) return;
+    int64_t ocg = c->oc / c->group;
+    for (int64_t oc = 0; oc < c->oc; oc++) {
+        int64_t grp = oc / ocg, ocl = oc % ocg;
+        int64_t ocb_g = p->depthwise ? 0 : p->conv.ocb_g;
+        int64_t idx = p->depthwise ? oc : (grp * ocb_g + ocl / BLK) * BLK + ocl % BLK;
+        dst[idx] = b[oc];
+    }
+}

@@ -1,0 +1,535 @@
+/* invert.c — model inversion (invert.h): synthesise inputs from the model itself by Adam on the
+ * input pixels, with gradients from the batched f32 engine (ir/grad.h GradPlan).
+ *
+ * Flow: pick the method (classifier head, else BatchNorm statistics, else Gaussian) ->
+ * seeded Gaussian images -> for each batch of samples: `steps` Adam steps, each a forward pass
+ * per sample, the loss gradient seeded at the logits (cross-entropy to the target class) and/or
+ * at the inputs of the BatchNorm nodes (batch statistics vs running statistics), a backward pass,
+ * the TV and L2 penalties' gradients added in pixel space, an Adam update and the optional clamp
+ * into the input range -> a final forward pass measures self-agreement and the final loss.
+ * Without a BatchNorm term every sample is independent, so forward and backward of a sample run
+ * back to back (its activations stay in cache); with one, the batch's forward passes come first.
+ */
+#include "passes/invert.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { CURVE_EVERY = 10 };
+
+/* A BatchNormalization node whose input depends on the synthesised input. */
+typedef struct BnTarget {
+    int node;
+    int xv;               /* value id of the node's input X */
+    int64_t n, c, s;      /* X is [n, c, s...] per sample */
+    const double *mean;   /* running statistics (copies) */
+    const double *var;
+    double *bmean, *bvar; /* the current batch's statistics */
+} BnTarget;
+
+typedef struct InvertCtx {
+    const Graph *g;
+    const InvertOptions *o;
+    InvertMethod method;
+    GradPlan *plan;
+    int64_t nx;           /* floats per sample */
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    int rows;             /* images per sample (classifier rows) */
+    int logits, classes;
+    int nbn;
+    BnTarget *bn;
+    double bn_weight;
+    float *work;          /* per-sample scratch: logits softmax etc. */
+} InvertCtx;
+
+/* ---------------------------------------------------------------- options */
+
+void invert_options_default(InvertOptions *o)
+{
+    memset(o, 0, sizeof *o);
+    o->method = INVERT_AUTO;
+    o->samples = 256;
+    o->steps = 300;
+    o->batch = 64;
+    o->lr = 0.05;
+    o->tv_weight = 0.05;
+    o->l2_weight = 0.001;
+    o->bn_weight = 0;
+    o->seed = 1;
+    o->range_lo = 0;
+    o->range_hi = 1;
+}
+
+int invert_options_check(const InvertOptions *o, Diag *d)
+{
+    if (o->method < INVERT_AUTO || o->method > INVERT_GAUSSIAN)
+        return diag_error(d, "inversion: unknown method %d", (int)o->method);
+    if (o->samples < 1) return diag_error(d, "inversion: samples must be >= 1 (is %d)", o->samples);
+    if (o->steps < 0) return diag_error(d, "inversion: steps must be >= 0 (is %d)", o->steps);
+    if (o->batch < 1) return diag_error(d, "inversion: batch must be >= 1 (is %d)", o->batch);
+    if (!(o->lr > 0) || !isfinite(o->lr)) return diag_error(d, "inversion: learning rate must be > 0 (is %g)", o->lr);
+    const double w[3] = {o->tv_weight, o->l2_weight, o->bn_weight};
+    const char *wn[3] = {"tv weight", "l2 weight", "bn weight"};
+    for (int i = 0; i < 3; i++)
+        if (!(w[i] >= 0) || !isfinite(w[i])) return diag_error(d, "inversion: %s must be >= 0 (is %g)", wn[i], w[i]);
+    if (o->has_range && (!isfinite(o->range_lo) || !isfinite(o->range_hi) || !(o->range_lo < o->range_hi)))
+        return diag_error(d, "inversion: input range [%g, %g] is empty", o->range_lo, o->range_hi);
+    if (o->input_index < 0 || o->output_index < 0) return diag_error(d, "inversion: negative input/output index");
+    return 0;
+}
+
+const char *invert_method_name(InvertMethod m)
+{
+    switch (m) {
+    case INVERT_CLASSIFIER: return "classifier";
+    case INVERT_BN_STATS: return "bn_stats";
+    case INVERT_GAUSSIAN: return "gaussian";
+    default: return "auto";
+    }
+}
+
+/* ---------------------------------------------------------------- detection */
+
+int invert_find_classifier(const Graph *g, int output_index, int *logits_vid, int *classes, char *why, size_t n)
+{
+    if (output_index < 0 || output_index >= g->n_outputs) {
+        snprintf(why, n, "the model has no output %d", output_index);
+        return 0;
+    }
+    int y = g->outputs[output_index], p = g->values[y].producer;
+    if (p < 0) {
+        snprintf(why, n, "output '%s' is not computed by a node", g->values[y].name);
+        return 0;
+    }
+    const Node *nd = &g->nodes[p];
+    if (nd->op == OP_SOFTMAX || nd->op == OP_LOG_SOFTMAX) {
+        const Value *v = &g->values[nd->in[0]];
+        int64_t axis = ir_attr_int(nd, "axis", -1);
+        if (v->rank != 2 || (axis != -1 && axis != 1)) {
+            snprintf(why, n, "the final %s '%s' is not over the classes of a [N, classes] tensor", ir_op_name(nd->op),
+                     nd->name);
+            return 0;
+        }
+        y = nd->in[0];
+        p = g->values[y].producer;
+        if (p < 0) {
+            snprintf(why, n, "the input of %s '%s' is not computed by a node", ir_op_name(nd->op), nd->name);
+            return 0;
+        }
+        nd = &g->nodes[p];
+    }
+    const Value *v = &g->values[y];
+    if (nd->op != OP_GEMM && nd->op != OP_MATMUL) {
+        snprintf(why, n, "the last op %s '%s' is not a classifier (Gemm or MatMul)", ir_op_name(nd->op), nd->name);
+        return 0;
+    }
+    if (ir_attr_str(nd, "activation", NULL)) {
+        snprintf(why, n, "the last %s '%s' has a fused activation", ir_op_name(nd->op), nd->name);
+        return 0;
+    }
+    if (v->dtype != DT_F32 || v->rank != 2 || v->dims[1] < 2) {
+        char s[64];
+        snprintf(why, n, "the last %s '%s' gives %s[%s], not f32 [N, classes >= 2]", ir_op_name(nd->op), nd->name,
+                 dtype_name(v->dtype), shape_str(v->rank, v->dims, s, sizeof s));
+        return 0;
+    }
+    *logits_vid = y;
+    *classes = (int)v->dims[1];
+    snprintf(why, n, "%s '%s' gives %d classes", ir_op_name(nd->op), nd->name, *classes);
+    return 1;
+}
+
+/* BatchNormalization nodes on the input's path with constant running statistics. */
+static int invert_find_bn(InvertCtx *c, int xv)
+{
+    const Graph *g = c->g;
+    char *active = xcalloc((size_t)g->n_values + 1, 1);
+    grad_active_values(g, xv, active);
+    int cap = 0;
+    for (int i = 0; i < g->n_nodes; i++) cap += g->nodes[i].op == OP_BATCH_NORM;
+    c->bn = xcalloc((size_t)cap + 1, sizeof(BnTarget));
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_BATCH_NORM || n->n_in < 5) continue;
+        const Value *x = &g->values[n->in[0]], *m = &g->values[n->in[3]], *v = &g->values[n->in[4]];
+        if (!active[n->in[0]] || x->dtype != DT_F32 || x->rank < 2) continue;
+        if (m->kind != VAL_CONST || v->kind != VAL_CONST || ir_value_numel(m) != x->dims[1] ||
+            ir_value_numel(v) != x->dims[1])
+            continue;
+        BnTarget *b = &c->bn[c->nbn++];
+        b->node = i;
+        b->xv = n->in[0];
+        b->n = x->dims[0], b->c = x->dims[1], b->s = shape_numel(x->rank - 2, x->dims + 2);
+        double *mv = xmalloc((size_t)(4 * b->c) * sizeof(double) + 1);
+        Tensor mt = ir_value_tensor(g, n->in[3]), vt = ir_value_tensor(g, n->in[4]);
+        for (int64_t k = 0; k < b->c; k++) mv[k] = tensor_get_f64(&mt, k), mv[b->c + k] = tensor_get_f64(&vt, k);
+        b->mean = mv, b->var = mv + b->c, b->bmean = mv + 2 * b->c, b->bvar = mv + 3 * b->c;
+    }
+    free(active);
+    return c->nbn;
+}
+
+/* ---------------------------------------------------------------- random numbers */
+
+static uint64_t inv_splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* N(0, 1) by the polar method (deterministic everywhere). */
+static double inv_gauss(uint64_t *s)
+{
+    for (;;) {
+        double u = (double)(inv_splitmix(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+        double v = (double)(inv_splitmix(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+        double q = u * u + v * v;
+        if (q > 0 && q < 1) return u * sqrt(-2.0 * log(q) / q);
+    }
+}
+
+/* ---------------------------------------------------------------- losses */
+
+/* Total variation (mean squared neighbour difference over the last two axes) and L2 (mean
+ * square) of one sample; their weighted gradients are added to gx. Returns the weighted sum. */
+static double invert_penalties(const InvertCtx *c, const float *x, float *gx)
+{
+    const InvertOptions *o = c->o;
+    int64_t W = c->rank >= 1 ? c->dims[c->rank - 1] : 1, H = c->rank >= 2 ? c->dims[c->rank - 2] : 1;
+    int64_t planes = c->nx / (H * W > 0 ? H * W : 1);
+    double inv = 1.0 / (double)c->nx, tv = 0, l2 = 0;
+    if (o->tv_weight > 0) {
+        float k = (float)(2.0 * o->tv_weight * inv);
+        for (int64_t p = 0; p < planes; p++) {
+            const float *xp = x + p * H * W;
+            float *gp = gx + p * H * W;
+            for (int64_t i = 0; i < H; i++)
+                for (int64_t j = 0; j < W; j++) {
+                    int64_t a = i * W + j;
+                    if (j + 1 < W) {
+                        float dd = xp[a + 1] - xp[a];
+                        tv += (double)dd * dd;
+                        gp[a + 1] += k * dd, gp[a] -= k * dd;
+                    }
+                    if (i + 1 < H) {
+                        float dd = xp[a + W] - xp[a];
+                        tv += (double)dd * dd;
+                        gp[a + W] += k * dd, gp[a] -= k * dd;
+                    }
+                }
+        }
+    }
+    if (o->l2_weight > 0) {
+        float k = (float)(2.0 * o->l2_weight * inv);
+        for (int64_t i = 0; i < c->nx; i++) {
+            l2 += (double)x[i] * x[i];
+            gx[i] += k * x[i];
+        }
+    }
+    return o->tv_weight * tv * inv + o->l2_weight * l2 * inv;
+}
+
+/* Cross-entropy of each logits row against class (first + row) mod classes, averaged over the
+ * rows; dL/dlogits added to seed (may be NULL). *agree counts rows whose argmax is the target. */
+static double invert_ce(const InvertCtx *c, const float *z, int64_t first, float *seed, int *agree)
+{
+    double loss = 0;
+    int K = c->classes;
+    for (int r = 0; r < c->rows; r++) {
+        const float *zr = z + (int64_t)r * K;
+        int t = (int)((first + r) % K), arg = 0;
+        double mx = zr[0], s = 0;
+        for (int k = 1; k < K; k++)
+            if (zr[k] > mx) mx = zr[k], arg = k;
+        for (int k = 0; k < K; k++) s += exp((double)zr[k] - mx);
+        loss += log(s) + mx - zr[t];
+        if (agree && arg == t) ++*agree;
+        if (seed)
+            for (int k = 0; k < K; k++)
+                seed[(int64_t)r * K + k] += (float)((exp((double)zr[k] - mx) / s - (k == t)) / c->rows);
+    }
+    return loss / c->rows;
+}
+
+/* Batch statistics of every BN target over slots [0, nb); returns the weighted term. */
+static double invert_bn_stats(InvertCtx *c, int nb)
+{
+    double term = 0;
+    for (int l = 0; l < c->nbn; l++) {
+        BnTarget *b = &c->bn[l];
+        double cnt = (double)nb * (double)b->n * (double)b->s;
+        for (int64_t ch = 0; ch < b->c; ch++) {
+            double s = 0, q = 0;
+            for (int j = 0; j < nb; j++) {
+                const float *x = grad_plan_value(c->plan, j, b->xv);
+                for (int64_t im = 0; im < b->n; im++) {
+                    const float *xp = x + (im * b->c + ch) * b->s;
+                    for (int64_t k = 0; k < b->s; k++) s += xp[k];
+                }
+            }
+            double m = s / cnt;
+            for (int j = 0; j < nb; j++) {
+                const float *x = grad_plan_value(c->plan, j, b->xv);
+                for (int64_t im = 0; im < b->n; im++) {
+                    const float *xp = x + (im * b->c + ch) * b->s;
+                    for (int64_t k = 0; k < b->s; k++) q += (xp[k] - m) * (xp[k] - m);
+                }
+            }
+            b->bmean[ch] = m;
+            b->bvar[ch] = q / cnt;
+            double dm = m - b->mean[ch], dv = b->bvar[ch] - b->var[ch];
+            term += (dm * dm + dv * dv) / (double)b->c;
+        }
+    }
+    return c->bn_weight * term;
+}
+
+/* Seed the BN term's gradient for the sample in slot j (batch of nb). */
+static void invert_bn_seed(InvertCtx *c, int j, int nb)
+{
+    for (int l = 0; l < c->nbn; l++) {
+        BnTarget *b = &c->bn[l];
+        double cnt = (double)nb * (double)b->n * (double)b->s;
+        const float *x = grad_plan_value(c->plan, j, b->xv);
+        float *gs = grad_plan_seed(c->plan, b->xv);
+        for (int64_t im = 0; im < b->n; im++)
+            for (int64_t ch = 0; ch < b->c; ch++) {
+                double m = b->bmean[ch], k = c->bn_weight * 2.0 / ((double)b->c * cnt);
+                double dm = m - b->mean[ch], dv = b->bvar[ch] - b->var[ch];
+                int64_t off = (im * b->c + ch) * b->s;
+                for (int64_t s = 0; s < b->s; s++) gs[off + s] += (float)(k * (dm + 2.0 * dv * (x[off + s] - m)));
+            }
+    }
+}
+
+/* ---------------------------------------------------------------- the optimisation */
+
+/* Loss and gradient of the sample in slot j (global sample index gs) after its forward pass;
+ * gx receives dL/dx. */
+static int invert_sample_grad(InvertCtx *c, int j, int64_t gs, int nb, const float *x, float *gx, double *loss,
+                              int *agree, Diag *d)
+{
+    double L = 0;
+    grad_plan_zero(c->plan);
+    if (c->method == INVERT_CLASSIFIER) {
+        const float *z = grad_plan_value(c->plan, j, c->logits);
+        L += invert_ce(c, z, gs * c->rows, grad_plan_seed(c->plan, c->logits), agree);
+    }
+    if (c->nbn && c->bn_weight > 0) invert_bn_seed(c, j, nb);
+    if (grad_plan_backward(c->plan, j, gx, d)) return -1;
+    L += invert_penalties(c, x, gx);
+    *loss = L;
+    return 0;
+}
+
+static void invert_adam(const InvertCtx *c, float *x, const float *gx, float *m, float *v, int t)
+{
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    double c1 = 1.0 / (1.0 - pow(b1, t)), c2 = 1.0 / (1.0 - pow(b2, t));
+    float lr = (float)c->o->lr;
+    for (int64_t i = 0; i < c->nx; i++) {
+        float g = gx[i];
+        m[i] = (float)(b1 * m[i] + (1 - b1) * g);
+        v[i] = (float)(b2 * v[i] + (1 - b2) * (double)g * g);
+        x[i] -= lr * (float)((m[i] * c1) / (sqrt(v[i] * c2) + eps));
+    }
+    if (c->o->has_range) {
+        float lo = (float)c->o->range_lo, hi = (float)c->o->range_hi;
+        for (int64_t i = 0; i < c->nx; i++) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+    }
+}
+
+/* Optimise samples [s0, s0 + nb) (xs: their pixels). curve[k] accumulates loss sums. */
+static int invert_batch(InvertCtx *c, float *xs, int64_t s0, int nb, double *curve, int *init_agree, Diag *d)
+{
+    const InvertOptions *o = c->o;
+    int steps = o->steps, two_phase = c->nbn && c->bn_weight > 0;
+    float *m = xcalloc((size_t)(nb * c->nx) + 1, sizeof(float));
+    float *v = xcalloc((size_t)(nb * c->nx) + 1, sizeof(float));
+    float *gx = xmalloc((size_t)c->nx * sizeof(float) + 1);
+    int rc = -1;
+    for (int t = 0; t < steps; t++) {
+        double lsum = 0;
+        if (two_phase) {
+            for (int j = 0; j < nb; j++)
+                if (grad_plan_forward(c->plan, j, xs + j * c->nx, d)) goto out;
+            lsum += invert_bn_stats(c, nb);
+        }
+        for (int j = 0; j < nb; j++) {
+            float *x = xs + j * c->nx;
+            double L;
+            if (!two_phase && grad_plan_forward(c->plan, j, x, d)) goto out;
+            if (invert_sample_grad(c, j, s0 + j, nb, x, gx, &L, t == 0 ? init_agree : NULL, d)) goto out;
+            lsum += L;
+            invert_adam(c, x, gx, m + j * c->nx, v + j * c->nx, t + 1);
+        }
+        if (t % CURVE_EVERY == 0) curve[t / CURVE_EVERY] += lsum;
+    }
+    rc = 0;
+out:
+    free(m), free(v), free(gx);
+    return rc;
+}
+
+/* Final pass over a batch: loss (into *lsum) and self-agreement (into *agree). */
+static int invert_final(InvertCtx *c, float *xs, int64_t s0, int nb, double *lsum, int *agree, Diag *d)
+{
+    float *gx = xmalloc((size_t)c->nx * sizeof(float) + 1);
+    int rc = -1;
+    for (int j = 0; j < nb; j++)
+        if (grad_plan_forward(c->plan, j, xs + j * c->nx, d)) goto out;
+    if (c->nbn && c->bn_weight > 0) *lsum += invert_bn_stats(c, nb);
+    for (int j = 0; j < nb; j++) {
+        double L;
+        if (invert_sample_grad(c, j, s0 + j, nb, xs + j * c->nx, gx, &L, agree, d)) goto out;
+        *lsum += L;
+    }
+    rc = 0;
+out:
+    free(gx);
+    return rc;
+}
+
+static double inv_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void invert_images_free(Tensor **images, int n)
+{
+    if (!images) return;
+    for (int i = 0; i < n; i++) tensor_free(images[i]);
+    free(images);
+}
+
+void invert_stats_free(InvertStats *s)
+{
+    if (!s) return;
+    free(s->curve);
+    s->curve = NULL;
+    s->n_curve = 0;
+}
+
+int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images, InvertStats *stats, Diag *d)
+{
+    double t0 = inv_now();
+    *images = NULL;
+    InvertStats local;
+    InvertStats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    st->self_agreement = st->init_agreement = -1;
+    st->curve_every = CURVE_EVERY;
+    if (invert_options_check(opt, d)) return -1;
+    if (opt->input_index >= g->n_inputs)
+        return diag_error(d, "inversion: input index %d out of range (the model has %d inputs)", opt->input_index,
+                          g->n_inputs);
+    if (g->n_inputs != 1)
+        return diag_error(d, "inversion: the model has %d inputs; model inversion needs exactly one", g->n_inputs);
+    int xv = g->inputs[opt->input_index];
+    const Value *xval = &g->values[xv];
+    if (xval->dtype != DT_F32)
+        return diag_error(d, "inversion: input '%s' is %s; model inversion needs f32", xval->name,
+                          dtype_name(xval->dtype));
+
+    InvertCtx c = {.g = g, .o = opt, .logits = -1};
+    int rc = -1;
+    float *xs = NULL;
+    c.nx = ir_value_numel(xval);
+    c.rank = xval->rank;
+    memcpy(c.dims, xval->dims, sizeof c.dims);
+    c.rows = xval->rank >= 2 && xval->dims[0] > 0 ? (int)xval->dims[0] : 1;
+    char why[200];
+    int is_cls = invert_find_classifier(g, opt->output_index, &c.logits, &c.classes, why, sizeof why);
+    if (is_cls && g->values[c.logits].dims[0] != c.rows) {
+        snprintf(why, sizeof why, "the scores have %lld rows for %d images per input",
+                 (long long)g->values[c.logits].dims[0], c.rows);
+        is_cls = 0;
+    }
+    int nbn = invert_find_bn(&c, xv);
+    InvertMethod m = opt->method;
+    if (m == INVERT_AUTO) m = is_cls ? INVERT_CLASSIFIER : nbn ? INVERT_BN_STATS : INVERT_GAUSSIAN;
+    if (m == INVERT_CLASSIFIER && !is_cls) {
+        diag_error(d, "inversion: no classifier head: %s", why);
+        goto fail_early;
+    }
+    if (m == INVERT_BN_STATS && !nbn) {
+        diag_error(d, "inversion: no BatchNormalization node on the input's path to match");
+        goto fail_early;
+    }
+    c.method = m;
+    c.bn_weight = m == INVERT_BN_STATS ? 1.0 : m == INVERT_CLASSIFIER ? opt->bn_weight : 0;
+    if (c.bn_weight == 0) c.nbn = 0;
+    st->method = m;
+    st->classes = m == INVERT_CLASSIFIER ? c.classes : 0;
+    st->bn_nodes = c.nbn;
+    if (m == INVERT_CLASSIFIER)
+        snprintf(st->note, sizeof st->note, "classifier: %s%s", why, c.nbn ? ", plus BatchNorm statistics" : "");
+    else if (m == INVERT_BN_STATS)
+        snprintf(st->note, sizeof st->note, "BatchNorm statistics of %d node%s (%s)", c.nbn, c.nbn == 1 ? "" : "s",
+                 is_cls ? "forced" : why);
+    else
+        snprintf(st->note, sizeof st->note, "Gaussian inputs (%s%s)", is_cls || nbn ? "forced; " : "",
+                 is_cls ? why : nbn ? "BatchNorm present" : why);
+
+    /* initial images */
+    int S = opt->samples;
+    xs = xmalloc((size_t)(S * c.nx) * sizeof(float) + 1);
+    double mu = opt->has_range ? 0.5 * (opt->range_lo + opt->range_hi) : 0.0;
+    double sigma = opt->has_range ? 0.25 * (opt->range_hi - opt->range_lo) : 1.0;
+    uint64_t rng = opt->seed ^ 0x1D8E4E27C47D124Full;
+    for (int64_t i = 0; i < S * c.nx; i++) {
+        double val = mu + sigma * inv_gauss(&rng);
+        if (opt->has_range) val = val < opt->range_lo ? opt->range_lo : val > opt->range_hi ? opt->range_hi : val;
+        xs[i] = (float)val;
+    }
+
+    if (m != INVERT_GAUSSIAN) {
+        int nt = 0, *targets = xmalloc((size_t)(c.nbn + 1) * sizeof(int));
+        if (m == INVERT_CLASSIFIER) targets[nt++] = c.logits;
+        for (int l = 0; l < c.nbn; l++) targets[nt++] = c.bn[l].xv;
+        int batch = opt->batch < S ? opt->batch : S;
+        c.plan = grad_plan_new(g, NULL, opt->input_index, targets, nt, batch, d);
+        free(targets);
+        if (!c.plan) goto out;
+        grad_plan_info(c.plan, &st->plan);
+        int ncurve = (opt->steps + CURVE_EVERY - 1) / CURVE_EVERY + 1;
+        st->curve = xcalloc((size_t)ncurve, sizeof(double));
+        st->n_curve = ncurve;
+        int agree0 = 0, agree = 0;
+        for (int64_t s0 = 0; s0 < S; s0 += batch) {
+            int nb = S - s0 < batch ? (int)(S - s0) : batch;
+            if (invert_batch(&c, xs + s0 * c.nx, s0, nb, st->curve, &agree0, d)) goto out;
+            if (invert_final(&c, xs + s0 * c.nx, s0, nb, &st->curve[ncurve - 1], &agree, d)) goto out;
+        }
+        for (int k = 0; k < ncurve; k++) st->curve[k] /= S;
+        if (m == INVERT_CLASSIFIER) {
+            double total = (double)S * c.rows;
+            st->self_agreement = agree / total;
+            st->init_agreement = opt->steps > 0 ? agree0 / total : st->self_agreement;
+        }
+    }
+    Tensor **imgs = xcalloc((size_t)S, sizeof(Tensor *));
+    for (int s = 0; s < S; s++) {
+        imgs[s] = tensor_new(DT_F32, c.rank, c.dims);
+        memcpy(imgs[s]->data, xs + s * c.nx, (size_t)c.nx * sizeof(float));
+    }
+    *images = imgs;
+    rc = 0;
+out:
+    free(xs);
+    grad_plan_free(c.plan);
+fail_early:
+    for (int l = 0; l < nbn; l++) free((void *)c.bn[l].mean);
+    free(c.bn);
+    st->seconds = inv_now() - t0;
+    if (rc) invert_stats_free(st);
+    if (!stats) invert_stats_free(&local);
+    return rc;
+}

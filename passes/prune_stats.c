@@ -1,0 +1,143 @@
+/* prune_stats.c — the prune pass's options and result: defaults, range checks (the messages
+ * name the options as ppcc's command line spells them), freeing the result, and the --stats
+ * report (pattern library, then per layer: kernels kept, pattern histogram, relative
+ * reconstruction error on the synthetic data dense / after ADMM / after refit, ADMM residuals,
+ * iterations, seconds spent on the layer's data (G, YXt, its outputs) and in the solver).
+ */
+#include "passes/prune_pass.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void prune_options_default(PruneOptions *o)
+{
+    memset(o, 0, sizeof *o);
+    o->patterns = 8;
+    o->pattern_size = 4;
+    o->connectivity = 0.0;
+    o->admm_iters = 30;
+    o->admm_rho = 1.0;
+    o->samples = 16;
+    o->synthetic = PRUNE_SYNTH_GAUSSIAN;
+    o->source = PRUNE_SOURCE_PRUNED;
+    o->refit = 1;
+}
+
+/* C(8, k) */
+static int choose8(int k)
+{
+    int c = 1;
+    for (int i = 0; i < k; i++) c = c * (8 - i) / (i + 1);
+    return c;
+}
+
+int prune_options_check(const PruneOptions *o, Diag *d)
+{
+    if (o->pattern_size < 1 || o->pattern_size > 9)
+        return diag_error(d, "--pattern-size: expected an integer from 1 to 9, got %d", o->pattern_size);
+    int cands = choose8(o->pattern_size - 1);
+    if (o->patterns < 1 || o->patterns > cands)
+        return diag_error(d, "--patterns: expected an integer from 1 to %d (the number of %d-entry masks that keep the centre), got %d",
+                          cands, o->pattern_size, o->patterns);
+    if (!(o->connectivity >= 0.0 && o->connectivity < 1.0))
+        return diag_error(d, "--connectivity: expected a number with 0 <= R < 1, got %g", o->connectivity);
+    if (o->admm_iters < 0 || o->admm_iters > 100000)
+        return diag_error(d, "--admm-iters: expected an integer from 0 to 100000, got %d", o->admm_iters);
+    if (!(o->admm_rho > 0.0 && o->admm_rho <= 1e6))
+        return diag_error(d, "--admm-rho: expected a number with 0 < rho <= 1e6, got %g", o->admm_rho);
+    if (o->samples < 1 || o->samples > 4096)
+        return diag_error(d, "--synthetic-samples: expected an integer from 1 to 4096, got %d", o->samples);
+    if (o->synthetic != PRUNE_SYNTH_GAUSSIAN && o->synthetic != PRUNE_SYNTH_UNIFORM)
+        return diag_error(d, "--synthetic: expected gaussian or uniform");
+    if (o->source != PRUNE_SOURCE_PRUNED && o->source != PRUNE_SOURCE_ORIGINAL)
+        return diag_error(d, "--synthetic-source: expected original or pruned");
+    if (o->layers && !*o->layers) return diag_error(d, "--prune-layers: expected 'all' or a comma-separated list of Conv names");
+    return 0;
+}
+
+void prune_result_clear(PruneResult *r)
+{
+    if (!r) return;
+    for (int i = 0; i < r->n_layers; i++) {
+        free(r->layers[i].node);
+        free(r->layers[i].weight);
+    }
+    free(r->layers);
+    for (int i = 0; i < r->n_changed; i++) {
+        free(r->changed[i].name);
+        tensor_free(r->changed[i].t);
+    }
+    free(r->changed);
+    memset(r, 0, sizeof *r);
+}
+
+/* A 9-bit mask as three rows of '#' (kept) and '.', e.g. ".#./###/..." */
+static void mask_str(uint16_t m, char *buf)
+{
+    int k = 0;
+    for (int t = 0; t < 9; t++) {
+        if (t && t % 3 == 0) buf[k++] = '/';
+        buf[k++] = (m >> t) & 1 ? '#' : '.';
+    }
+    buf[k] = 0;
+}
+
+static void print_err(FILE *f, int has, double e)
+{
+    if (has && isfinite(e))
+        fprintf(f, " %9.4f", e);
+    else
+        fprintf(f, " %9s", "-");
+}
+
+void prune_result_print(const PruneResult *r, const PruneOptions *o, FILE *f)
+{
+    int64_t kept = 0, total = 0;
+    for (int i = 0; i < r->n_layers; i++) kept += r->layers[i].kept, total += r->layers[i].total;
+    fprintf(f, "prune: K=%d patterns of N=%d, connectivity %.3g, %s, ", o->patterns, o->pattern_size,
+            o->connectivity, o->admm_iters ? "ADMM" : "magnitude projection");
+    if (r->samples)
+        fprintf(f, "%d %s synthetic samples (%s source), %s\n", r->samples,
+                o->synthetic == PRUNE_SYNTH_UNIFORM ? "uniform" : "gaussian",
+                o->source == PRUNE_SOURCE_ORIGINAL ? "original" : "pruned", o->refit ? "refit" : "no refit");
+    else
+        fprintf(f, "no synthetic data\n");
+    if (r->n_layers == 0) {
+        fprintf(f, "prune: no layer selected (3x3, group-1, f32 Convs with their own constant weights; see --prune-layers)\n");
+        return;
+    }
+    fprintf(f, "prune: pattern library (most frequent top-%d masks of the pruned layers' kernels):\n", r->lib.n);
+    for (int p = 0; p < r->lib.k; p++) {
+        char ms[16];
+        mask_str(r->lib.mask[p], ms);
+        int64_t used = 0;
+        for (int i = 0; i < r->n_layers; i++) used += r->layers[i].hist[p];
+        fprintf(f, "prune:   p%-2d 0x%03x %s  %lld kernels\n", p, r->lib.mask[p], ms, (long long)used);
+    }
+    fprintf(f, "prune: %-28s %9s %13s %9s %9s %9s %9s %9s %5s %7s %7s\n", "layer (node)", "OCxIC", "kernels kept",
+            "err dense", "err admm", "err refit", "primal", "dual", "iters", "data s", "solve s");
+    for (int i = 0; i < r->n_layers; i++) {
+        const PruneLayerStats *L = &r->layers[i];
+        char shape[48], keptb[48];
+        snprintf(shape, sizeof shape, "%lldx%lld", (long long)L->oc, (long long)L->ic);
+        snprintf(keptb, sizeof keptb, "%lld/%lld", (long long)L->kept, (long long)L->total);
+        fprintf(f, "prune: %-28.28s %9s %13s", L->node, shape, keptb);
+        print_err(f, L->has_data, L->admm.err_dense);
+        print_err(f, L->has_data, L->admm.err_projected);
+        print_err(f, L->has_data && o->refit, L->admm.err_refit);
+        print_err(f, o->admm_iters > 0, L->admm.primal_residual);
+        print_err(f, o->admm_iters > 0, L->admm.dual_residual);
+        fprintf(f, " %5d %7.3f %7.3f\n", L->admm.iters_run, L->data_seconds, L->admm.seconds);
+        fprintf(f, "prune:   patterns:");
+        for (int p = 0; p < r->lib.k; p++) fprintf(f, " p%d=%lld", p, (long long)L->hist[p]);
+        fprintf(f, "  removed=%lld%s\n", (long long)(L->total - L->kept), L->bias_refit ? "  (bias refit)" : "");
+    }
+    double w_dense = 9.0 * (double)total, w_kept = (double)r->lib.n * (double)kept;
+    double data = r->forward_seconds, solve = 0.0;
+    for (int i = 0; i < r->n_layers; i++) data += r->layers[i].data_seconds, solve += r->layers[i].admm.seconds;
+    fprintf(f, "prune: %d layers, %lld/%lld kernels kept, 3x3 weights %.0f -> %.0f (%.2fx fewer); %.3f s: synthetic "
+               "data %.3f s (%.3f s in other layers), ADMM/refit %.3f s\n",
+            r->n_layers, (long long)kept, (long long)total, w_dense, w_kept, w_kept > 0 ? w_dense / w_kept : 0.0,
+            r->seconds, data, r->forward_seconds, solve);
+}
