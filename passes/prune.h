@@ -81,7 +81,7 @@ typedef struct AdmmStats {
     double seconds;
     int factorizations;       /* Cholesky factorisations of G + rho I (one per distinct rho) */
     int refit_iters;          /* conjugate-gradient iterations of the refit (0 without refit) */
-    double refit_residual;    /* largest final per-filter ||b - A w|| / ||b|| of the refit */
+    double refit_residual;    /* largest final ||b - A w|| / ||b|| of the refit's CG filters */
 } AdmmStats;
 
 /* One layer: ADMM from W = Z = W0, U = 0, with W-update
@@ -138,7 +138,8 @@ typedef struct RefitStats {
     int iters;             /* CG iterations run (the slowest filter's) */
     int64_t cg_filters;    /* filters solved by CG (the others directly or trivially) */
     int64_t unconverged;   /* CG filters stopped by max_iters */
-    double max_residual;   /* largest final ||b - A w|| / ||b|| (recomputed exactly in double) */
+    double max_residual;   /* largest final ||b - A w|| / ||b|| of the CG filters (recomputed in
+                              double; direct solves are exact to rounding) */
     double obj_before;     /* sum_o w_o G w_o^T - 2 w_o . YXt[o]: add ||Y||^2 for ||W X - Y||^2 */
     double obj_after;      /*   (before: of W masked to the support; after: of the result) */
 } RefitStats;

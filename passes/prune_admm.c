@@ -584,20 +584,31 @@ int prune_refit_ex(const double *G, const double *YXt, int64_t oc, int64_t ic, i
     free(gm.Gf), free(gm.pf), free(gm.qf);
     gm.Gf = NULL;
 
-    /* exact objective and residuals of the result, in double */
-    prune_rows_times_g(&gm, W, all, oc, Q);
-    for (int64_t o = 0; o < oc; o++) {
+    /* objective and residuals of the result, in double: exactly from a GEMM for the CG filters;
+     * a direct solve satisfies G_SS w = b + eps w_start - eps w to rounding, so its objective
+     * w G w - 2 b.w = w.(b + eps w_start) - eps |w|^2 - 2 b.w needs no product with G */
+    int64_t ncg = 0;
+    for (int64_t o = 0; o < oc; o++)
+        if (how[o] == 2) active[ncg++] = o;
+    prune_rows_times_g(&gm, W, active, ncg, Q);
+    for (int64_t o = 0, a = 0; o < oc; o++) {
         const uint8_t *mo = mask + o * n;
-        const double *wo = W + o * n, *qo = Q + o * n, *bo = YXt + o * n, *bp = B + o * n;
+        const double *wo = W + o * n, *bo = YXt + o * n, *bp = B + o * n;
         double obj = 0.0, r2 = 0.0;
-        for (int64_t j = 0; j < n; j++)
-            if (mo[j]) {
-                double r = bp[j] - qo[j] - eps * wo[j];
-                obj += wo[j] * (qo[j] - 2.0 * bo[j]);
-                r2 += r * r;
-            }
+        if (how[o] == 2) {
+            const double *qo = Q + a++ * n;
+            for (int64_t j = 0; j < n; j++)
+                if (mo[j]) {
+                    double r = bp[j] - qo[j] - eps * wo[j];
+                    obj += wo[j] * (qo[j] - 2.0 * bo[j]);
+                    r2 += r * r;
+                }
+            if (bn[o] > 0.0 && sqrt(r2) / bn[o] > st.max_residual) st.max_residual = sqrt(r2) / bn[o];
+        } else {
+            for (int64_t j = 0; j < n; j++)
+                if (mo[j]) obj += wo[j] * (bp[j] - eps * wo[j] - 2.0 * bo[j]);
+        }
         st.obj_after += obj;
-        if (bn[o] > 0.0 && sqrt(r2) / bn[o] > st.max_residual) st.max_residual = sqrt(r2) / bn[o];
     }
 
     free(mask), free(how), free(B), free(R), free(Zr), free(P), free(Q), free(rz), free(bn), free(active), free(all);
