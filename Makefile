@@ -93,9 +93,9 @@ $(PPCRUN): $(call obj,compiler/ppcrun.c) $(CORE_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(CORE_LINK) $(LIB_RT_A) $(RT_LIBS)
 
 DEMO_BIN = $(BUILD)/examples/mnist_demo
-$(DEMO_BIN): $(call obj,examples/mnist_demo.c) $(CORE_LIBS)
+$(DEMO_BIN): $(call obj,examples/mnist_demo.c) $(CORE_LIBS) $(LIB_RT_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(CORE_LINK)
+	$(CC) $(LDFLAGS) -o $@ $< $(CORE_LINK) $(LIB_RT_A) $(RT_LIBS)
 
 # ---------------------------------------------------------------- tests
 UNIT_SRC = $(wildcard tests/unit/*.c)
@@ -382,7 +382,8 @@ kernel-test-misc: $(KMISC_BIN)
 # tests/kernels/test_conv.c (Check; `-v` lists the kernel instance of every case), plus
 # kernel-test-misc. `make conv-bench` times the convolution kernels on every distinct conv
 # layer of resnet18 and vgg16 (one thread; bench/conv_bench.c, options in its header comment,
-# e.g. make conv-bench CONV_BENCH_ARGS="--sweep --layer l3").
+# e.g. make conv-bench CONV_BENCH_ARGS="--sweep --layer l3", or every conv of a model after the
+# code generation passes: CONV_BENCH_ARGS="--model build/models/resnet18/model.onnx").
 KCONV_BIN = $(BUILD)/tests/kernels/test_conv
 KCONV_KOBJ = $(BUILD)/obj/ktest/conv.o
 KCONV_OBJ = $(call obj,tests/kernels/test_conv.c codegen/lower_conv.c codegen/pack.c codegen/lowering.c)
@@ -404,9 +405,10 @@ kernel-test: kernel-test-conv kernel-test-misc
 $(CONV_BENCH_OBJ): bench/conv_bench.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=c11 -D_GNU_SOURCE -O3 -march=native -Wall -Wextra -I. -Iir -MMD -MP -c $< -o $@
-$(CONV_BENCH_BIN): $(CONV_BENCH_OBJ) $(KCONV_KOBJ) $(call obj,codegen/pack.c) $(LIB_IR)
+$(CONV_BENCH_BIN): $(CONV_BENCH_OBJ) $(KCONV_KOBJ) $(call obj,codegen/pack.c codegen/lower_conv.c codegen/lowering.c) \
+                   $(LIB_PASS) $(LIB_FRONT) $(LIB_IR)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lprotobuf-c $(LIBS)
 conv-bench: $(CONV_BENCH_BIN)
 	$(CONV_BENCH_BIN) $(CONV_BENCH_ARGS)
 # ================================================================ kernel tests (conv) — end
