@@ -30,6 +30,7 @@ CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter $(MODE_CFLAG
          -I. -Iir -I$(GEN) -fPIC
 LDFLAGS = $(MODE_LDFLAGS)
 LIBS = -lopenblas -lm -lpthread  # OpenBLAS (BLAS + LAPACK): the prune pass's linear algebra
+LIBS += -lpng                     # libpng: the grid picture of synthetic inputs (passes/png.c)
 
 # ---------------------------------------------------------------- dependencies (Debian packages)
 DEPS_STAMP = build/.deps-installed

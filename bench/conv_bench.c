@@ -1,6 +1,6 @@
 /* conv_bench.c — microbenchmark of the native convolution kernels (codegen/kernels/conv.h,
  * conv_dw.h) on every distinct conv layer of resnet18 and vgg16 (224x224, batch 1) and the
- * depthwise and some pointwise layers of mobilenet_v2 (a sample, marked *), planned and packed exactly as the lowering does
+ * samples of mobilenet_v2 and squeezenet1_1 layers (marked *), planned and packed exactly as the lowering does
  * (codegen/pack.c), single-threaded by default.
  *
  * Prints per layer: the kernel instance and tile, the median time in ms, GFLOP/s (2 flops per
@@ -106,6 +106,10 @@ static const Layer layers[] = {
     {"mobilenet_v2*", "pw 1x1 24->144 @56", 1, 24, 56, 144, 1, 1, 0, 1, 0, 0},
     {"mobilenet_v2*", "pw 1x1 96->576 @14", 2, 96, 14, 576, 1, 1, 0, 1, 0, 0},
     {"mobilenet_v2*", "pw 1x1 960->320 @7", 1, 960, 7, 320, 1, 1, 0, 1, 0, 0},
+    {"squeezenet1_1*", "conv1 3x3/2 3->64 p0", 1, 3, 224, 64, 3, 2, 0, 1, 1, 0},
+    {"squeezenet1_1*", "squeeze 1x1 128->16 @55", 1, 128, 55, 16, 1, 1, 0, 1, 0, 0},
+    {"squeezenet1_1*", "expand 3x3 16->64 @55", 1, 16, 55, 64, 3, 1, 1, 1, 0, 0},
+    {"squeezenet1_1*", "classifier 1x1 512->1000", 1, 512, 13, 1000, 1, 1, 0, 1, 0, 0},
 };
 
 /* ------------------------------------------------------------------ timing */
@@ -421,8 +425,8 @@ int main(int argc, char **argv)
                "      the undisturbed speed\n\n", load);
     printf("%-13s %-24s %-32s %8s %8s %7s %6s %6s\n", "net", "layer", "kernel", "ms(med)", "ms(min)", "GF/s",
            "peak", "peak*");
-    const char *nets[] = {"resnet18", "vgg16", "mobilenet_v2*"};
-    double net_ms[3] = {0}, net_ms_min[3] = {0}, net_flop[3] = {0}, net_norm[3] = {0};
+    const char *nets[] = {"resnet18", "vgg16", "mobilenet_v2*", "squeezenet1_1*"};
+    double net_ms[4] = {0}, net_ms_min[4] = {0}, net_flop[4] = {0}, net_norm[4] = {0};
     for (size_t k = 0; k < sizeof layers / sizeof layers[0]; k++) {
         const Layer *L = &layers[k];
         if (only && !strstr(L->name, only) && !strstr(L->net, only)) continue;
@@ -439,7 +443,7 @@ int main(int argc, char **argv)
         }
         printf("%-13s %-24s %-32s %8.3f %8.3f %7.1f %5.1f%% %5.1f%%%s\n", L->net, L->name, r.note, r.ms, r.ms_min,
                r.gflops, 100 * r.gflops / peak, 100 * r.eff, sweep ? "  <- planned" : "");
-        for (int nn = 0; nn < 3; nn++)
+        for (int nn = 0; nn < 4; nn++)
             if (!strcmp(L->net, nets[nn])) {
                 double fl = r.gflops * 1e9 * r.ms * 1e-3;
                 net_ms[nn] += r.ms * L->count;
@@ -450,7 +454,7 @@ int main(int argc, char **argv)
     }
     printf("\npeak: fraction of the FMA peak measured at the start; peak*: median over the repeats of\n"
            "the fraction of an FMA-chain run right after each repeat (robust to clock changes)\n\n");
-    for (int nn = 0; nn < 3; nn++)
+    for (int nn = 0; nn < 4; nn++)
         if (net_ms[nn] > 0)
             printf("%-13s listed convs x occurrences: %8.2f ms median (min %.2f), %6.1f GFLOP/s, %5.1f%% of peak, "
                    "%5.1f%% peak*\n",

@@ -46,6 +46,9 @@ typedef struct CgTargetDesc {
  * those). Errors: unknown triple, unsupported architecture. */
 int cg_target_resolve(const char *triple, const char *cpu, CgTargetDesc *out, Diag *d);
 void cg_target_release(CgTargetDesc *td);
+/* The conv kernels' register tile for blocked Conv n on target t (lower_conv.c): 1 and the tile,
+ * or 0 if no native kernel takes n. Used by the schedule pass through PassContext.conv_tile. */
+int cg_conv_choose_tile(const Graph *g, const Node *n, const CgTarget *t, int *oc_tile, int *ow_tile);
 
 typedef struct CgOptions {
     CgEmit emit;

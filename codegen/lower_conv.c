@@ -43,7 +43,10 @@ static int same_dims(const Value *a, const Value *b)
     return 1;
 }
 
-int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
+/* The kernel description of Conv node n: 1 if it is one the native kernels may handle, 0 if not
+ * (fallback), -1 with d set on an inconsistent node. Value ids are returned for the call. */
+static int conv_desc(const Graph *g, const Node *n, CgConvDesc *out, int *xi_out, int *wi_out, int *bi_out, int *ri_out,
+                     int *yi_out, Diag *d)
 {
     if (n->op != OP_CONV || n->n_out < 1 || n->n_in < 2) return 0;
     const char *layout = ir_attr_str(n, "layout", NULL);
@@ -89,6 +92,37 @@ int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall
         .has_res = r != NULL,
         .oc_tile = (int)ir_attr_int(n, "sched_oc_tile", 0), .ow_tile = (int)ir_attr_int(n, "sched_ow_tile", 0),
     };
+    *out = desc;
+    *xi_out = xi, *wi_out = wi, *bi_out = bi, *ri_out = ri, *yi_out = yi;
+    return 1;
+}
+
+int cg_conv_choose_tile(const Graph *g, const Node *n, const CgTarget *t, int *oc_tile, int *ow_tile)
+{
+    CgConvDesc desc;
+    int xi, wi, bi, ri, yi;
+    if (conv_desc(g, n, &desc, &xi, &wi, &bi, &ri, &yi, NULL) != 1) return 0;
+    desc.oc_tile = desc.ow_tile = 0; /* let the cost model choose */
+    CgConvPlan plan;
+    if (!cg_conv_plan(&desc, t, &plan)) return 0;
+    if (plan.depthwise) {
+        *oc_tile = 1;
+        *ow_tile = plan.dw.tile;
+    } else {
+        *oc_tile = plan.conv.oc_tile;
+        *ow_tile = plan.conv.ow_tile;
+    }
+    return 1;
+}
+
+int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
+{
+    CgConvDesc desc;
+    int xi, wi, bi, ri, yi;
+    int ok = conv_desc(g, n, &desc, &xi, &wi, &bi, &ri, &yi, d);
+    if (ok != 1) return ok;
+    const Value *w = &g->values[wi];
+    const Value *b = bi >= 0 ? &g->values[bi] : NULL, *r = ri >= 0 ? &g->values[ri] : NULL;
     CgConvPlan plan;
     if (!cg_conv_plan(&desc, t, &plan)) return 0;
 

@@ -252,6 +252,12 @@ static int fallback_lib(char *buf, size_t n, Diag *d)
     return 0;
 }
 
+/* The schedule pass asks the conv kernels' cost model for register tiles (see passes.h). */
+static int conv_tile_hook(void *ctx, const Graph *g, const Node *n, int *oc_tile, int *ow_tile)
+{
+    return cg_conv_choose_tile(g, n, (const CgTarget *)ctx, oc_tile, ow_tile);
+}
+
 static int compile(Options *o)
 {
     Diag d = {{0}};
@@ -267,6 +273,8 @@ static int compile(Options *o)
         if (cg_target_resolve(o->target, o->cpu, &td, &d)) return fail(NULL, d.msg);
         o->pc.target_vector_bits = td.facts.vector_bits;
         o->pc.target_vregs = td.facts.vregs;
+        o->pc.conv_tile = conv_tile_hook;
+        o->pc.conv_tile_ctx = &td.facts;
     }
     int rc = 1;
     Graph *g = NULL;

@@ -28,6 +28,10 @@ typedef struct PassContext {
      * defaults describe an AVX-512 x86-64 host). */
     int target_vector_bits;   /* widest vector register, bits (512, 256, 128) */
     int target_vregs;         /* number of vector registers (32 on AVX-512/NEON, 16 on AVX2) */
+    /* The code generator's own choice of a blocked Conv's register tile (the kernels' cost
+     * model), used by the schedule pass when set; returns 1 and the tile, or 0. */
+    int (*conv_tile)(void *tile_ctx, const Graph *g, const Node *n, int *oc_tile, int *ow_tile);
+    void *conv_tile_ctx;
     /* Options (and result) of the "prune" pass, see passes/prune_pass.h; NULL = its defaults. */
     const struct PruneOptions *prune;
 } PassContext;

@@ -142,7 +142,9 @@ int pass_schedule(Graph *g, PassContext *ctx, Diag *d)
         const Value *w = &g->values[n->in[1]];
         int64_t group = ir_attr_int(n, "group", 1), M = w->dims[0], C = w->dims[1] * group;
         int o, t;
-        if (group > 1 && group == C && M == C) {
+        if (ctx && ctx->conv_tile && ctx->conv_tile(ctx->conv_tile_ctx, g, n, &o, &t)) {
+            /* the kernels' own cost model (codegen/kernels/conv_plan.h) */
+        } else if (group > 1 && group == C && M == C) {
             o = 1;
             t = sched_depthwise(&s, V, vregs);
         } else {

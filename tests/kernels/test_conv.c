@@ -398,6 +398,9 @@ START_TEST(test_layers)
     c = base_case(1, 32, 6, 32, 3, 1, 1);
     c.group = 32, c.residual = 1, c.act = ACT_CLIP, c.act_params = 1, c.alpha = 0, c.beta = 6;
     cs[n++] = c;
+    c = base_case(1, 2048, 3, 64, 3, 1, 1);
+    c.residual = 1, c.act = ACT_SIGMOID; /* weights over 1 MB per tile: passes over input-block chunks */
+    cs[n++] = c;
     int fails = 0;
     for (int k = 0; k < n; k++) fails += expect_native(&cs[k], 1000 + (uint64_t)k);
     ck_assert_int_eq(fails, 0);
