@@ -197,7 +197,8 @@ static int plan_node_setup(GradPlan *p, PlanNode *pn, Diag *d)
     pn->state = pn->istate = -1;
     pn->kind = PK_GENERIC;
     int x = n->n_in > 0 ? n->in[0] : -1, y = n->n_out > 0 ? n->out[0] : -1;
-    if (!plan_layout_plain(n) || !is_f32(g, x) || !is_f32(g, y) || !p->dep[x]) return 0;
+    int binary = n->op == OP_ADD || n->op == OP_SUB || n->op == OP_MUL || n->op == OP_DIV;
+    if (!plan_layout_plain(n) || !is_f32(g, x) || !is_f32(g, y) || (!p->dep[x] && !binary)) return 0;
     const Value *xv = &g->values[x], *yv = &g->values[y];
     int one_out = n->n_out == 1 || (n->n_out == 2 && n->out[1] < 0);
     switch (n->op) {
@@ -222,6 +223,8 @@ static int plan_node_setup(GradPlan *p, PlanNode *pn, Diag *d)
     case OP_HARD_SIGMOID:
     case OP_HARD_SWISH:
         grad_unary_activation(n, &pn->act);
+        /* Clip with min > max is constant max in ONNX but not in the fused form: leave it generic */
+        if (pn->act.kind == ACT_CLIP && pn->act.alpha > pn->act.beta) return 0;
         pn->kind = PK_ACT;
         return 0;
     case OP_IDENTITY:
@@ -550,10 +553,9 @@ static void maxpool2x2_row(const float *r0, const float *r1, int64_t n, int32_t 
     int64_t i = 0;
     const GradV4i step = {0, 2, 4, 6};
     for (; i + 4 <= n; i += 4) {
-        GradV4f a0 = grad_v4_load(r0 + 2 * i), a1 = grad_v4_load(r0 + 2 * i + 4);
-        GradV4f b0 = grad_v4_load(r1 + 2 * i), b1 = grad_v4_load(r1 + 2 * i + 4);
-        GradV4f c[4] = {__builtin_shuffle(a0, a1, (GradV4i){0, 2, 4, 6}), __builtin_shuffle(a0, a1, (GradV4i){1, 3, 5, 7}),
-                        __builtin_shuffle(b0, b1, (GradV4i){0, 2, 4, 6}), __builtin_shuffle(b0, b1, (GradV4i){1, 3, 5, 7})};
+        const float *p0 = r0 + 2 * i, *p1 = r1 + 2 * i;
+        GradV4f c[4] = {{p0[0], p0[2], p0[4], p0[6]}, {p0[1], p0[3], p0[5], p0[7]},
+                        {p1[0], p1[2], p1[4], p1[6]}, {p1[1], p1[3], p1[5], p1[7]}};
         GradV4i base = off0 + (int32_t)(2 * i) + step;
         const int32_t coff[4] = {0, 1, W, W + 1};
         GradV4f bv = c[0];

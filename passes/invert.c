@@ -42,7 +42,7 @@ typedef struct InvertCtx {
     int nbn;
     BnTarget *bn;
     double bn_weight;
-    float *work;          /* per-sample scratch: logits softmax etc. */
+    float *work;          /* one sample's gradient before the jitter is undone */
 } InvertCtx;
 
 /* ---------------------------------------------------------------- options */
@@ -55,9 +55,10 @@ void invert_options_default(InvertOptions *o)
     o->steps = 300;
     o->batch = 64;
     o->lr = 0.05;
-    o->tv_weight = 0.05;
-    o->l2_weight = 0.001;
+    o->tv_weight = 1.0;
+    o->l2_weight = 0.5;
     o->bn_weight = 0;
+    o->jitter = 2;
     o->seed = 1;
     o->range_lo = 0;
     o->range_hi = 1;
@@ -77,6 +78,7 @@ int invert_options_check(const InvertOptions *o, Diag *d)
         if (!(w[i] >= 0) || !isfinite(w[i])) return diag_error(d, "inversion: %s must be >= 0 (is %g)", wn[i], w[i]);
     if (o->has_range && (!isfinite(o->range_lo) || !isfinite(o->range_hi) || !(o->range_lo < o->range_hi)))
         return diag_error(d, "inversion: input range [%g, %g] is empty", o->range_lo, o->range_hi);
+    if (o->jitter < 0 || o->jitter > 1000) return diag_error(d, "inversion: jitter must be 0..1000 pixels (is %d)", o->jitter);
     if (o->input_index < 0 || o->output_index < 0) return diag_error(d, "inversion: negative input/output index");
     return 0;
 }
@@ -307,12 +309,41 @@ static void invert_bn_seed(InvertCtx *c, int j, int nb)
     }
 }
 
+/* dst = src cyclically shifted by (dy, dx) along the last two axes (dst[i][j] = src[i-dy][j-dx]). */
+static void invert_roll(const InvertCtx *c, const float *src, float *dst, int dy, int dx)
+{
+    int64_t W = c->rank >= 1 ? c->dims[c->rank - 1] : 1, H = c->rank >= 2 ? c->dims[c->rank - 2] : 1;
+    int64_t planes = c->nx / (H * W > 0 ? H * W : 1);
+    int64_t sy = ((dy % H) + H) % H, sx = ((dx % W) + W) % W;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t i = 0; i < H; i++) {
+            const float *sr = src + p * H * W + ((i - sy + H) % H) * W;
+            float *dr = dst + p * H * W + i * W;
+            memcpy(dr + sx, sr, (size_t)(W - sx) * sizeof(float));
+            memcpy(dr, sr + W - sx, (size_t)sx * sizeof(float));
+        }
+}
+
+/* The jitter of sample gs at step t: a shift in [-jitter, jitter]^2 from its own random stream
+ * (independent of the batch size); none at step 0, so its loss and agreement are those of the
+ * initial images. */
+static void invert_shift(const InvertCtx *c, int64_t gs, int t, int *dy, int *dx)
+{
+    *dy = *dx = 0;
+    int J = c->o->jitter;
+    if (J <= 0 || t == 0) return;
+    uint64_t s = c->o->seed ^ (0xA0761D6478BD642Full * (uint64_t)(gs + 1)) ^ (0xE7037ED1A0B428DBull * (uint64_t)(t + 1));
+    *dy = (int)(inv_splitmix(&s) % (uint64_t)(2 * J + 1)) - J;
+    *dx = (int)(inv_splitmix(&s) % (uint64_t)(2 * J + 1)) - J;
+}
+
 /* ---------------------------------------------------------------- the optimisation */
 
-/* Loss and gradient of the sample in slot j (global sample index gs) after its forward pass;
- * gx receives dL/dx. */
-static int invert_sample_grad(InvertCtx *c, int j, int64_t gs, int nb, const float *x, float *gx, double *loss,
-                              int *agree, Diag *d)
+/* Loss and gradient of the sample in slot j (global sample index gs) after its forward pass on
+ * its input shifted by (dy, dx): the backward gradient is shifted back into gx (dL/dx), then the
+ * penalties of the unshifted x are added. */
+static int invert_sample_grad(InvertCtx *c, int j, int64_t gs, int nb, const float *x, int dy, int dx, float *gx,
+                              double *loss, int *agree, Diag *d)
 {
     double L = 0;
     grad_plan_zero(c->plan);
@@ -321,7 +352,9 @@ static int invert_sample_grad(InvertCtx *c, int j, int64_t gs, int nb, const flo
         L += invert_ce(c, z, gs * c->rows, grad_plan_seed(c->plan, c->logits), agree);
     }
     if (c->nbn && c->bn_weight > 0) invert_bn_seed(c, j, nb);
-    if (grad_plan_backward(c->plan, j, gx, d)) return -1;
+    float *gr = dy || dx ? c->work : gx;
+    if (grad_plan_backward(c->plan, j, gr, d)) return -1;
+    if (gr != gx) invert_roll(c, gr, gx, -dy, -dx);
     L += invert_penalties(c, x, gx);
     *loss = L;
     return 0;
@@ -351,20 +384,32 @@ static int invert_batch(InvertCtx *c, float *xs, int64_t s0, int nb, double *cur
     int steps = o->steps, two_phase = c->nbn && c->bn_weight > 0;
     float *m = xcalloc((size_t)(nb * c->nx) + 1, sizeof(float));
     float *v = xcalloc((size_t)(nb * c->nx) + 1, sizeof(float));
+    float *xr = xmalloc((size_t)(nb * c->nx) * sizeof(float) + 1); /* shifted inputs */
     float *gx = xmalloc((size_t)c->nx * sizeof(float) + 1);
+    int *sh = xcalloc((size_t)(2 * nb) + 1, sizeof(int));
     int rc = -1;
     for (int t = 0; t < steps; t++) {
         double lsum = 0;
+        for (int j = 0; j < nb; j++) {
+            invert_shift(c, s0 + j, t, &sh[2 * j], &sh[2 * j + 1]);
+            if (sh[2 * j] || sh[2 * j + 1]) invert_roll(c, xs + j * c->nx, xr + j * c->nx, sh[2 * j], sh[2 * j + 1]);
+        }
         if (two_phase) {
-            for (int j = 0; j < nb; j++)
-                if (grad_plan_forward(c->plan, j, xs + j * c->nx, d)) goto out;
+            for (int j = 0; j < nb; j++) {
+                const float *in = sh[2 * j] || sh[2 * j + 1] ? xr + j * c->nx : xs + j * c->nx;
+                if (grad_plan_forward(c->plan, j, in, d)) goto out;
+            }
             lsum += invert_bn_stats(c, nb);
         }
         for (int j = 0; j < nb; j++) {
             float *x = xs + j * c->nx;
+            const float *in = sh[2 * j] || sh[2 * j + 1] ? xr + j * c->nx : x;
+            int slot = two_phase ? j : 0; /* independent samples share one slot */
             double L;
-            if (!two_phase && grad_plan_forward(c->plan, j, x, d)) goto out;
-            if (invert_sample_grad(c, j, s0 + j, nb, x, gx, &L, t == 0 ? init_agree : NULL, d)) goto out;
+            if (!two_phase && grad_plan_forward(c->plan, slot, in, d)) goto out;
+            if (invert_sample_grad(c, slot, s0 + j, nb, x, sh[2 * j], sh[2 * j + 1], gx, &L,
+                                   t == 0 ? init_agree : NULL, d))
+                goto out;
             lsum += L;
             invert_adam(c, x, gx, m + j * c->nx, v + j * c->nx, t + 1);
         }
@@ -372,7 +417,7 @@ static int invert_batch(InvertCtx *c, float *xs, int64_t s0, int nb, double *cur
     }
     rc = 0;
 out:
-    free(m), free(v), free(gx);
+    free(m), free(v), free(xr), free(gx), free(sh);
     return rc;
 }
 
@@ -380,13 +425,17 @@ out:
 static int invert_final(InvertCtx *c, float *xs, int64_t s0, int nb, double *lsum, int *agree, Diag *d)
 {
     float *gx = xmalloc((size_t)c->nx * sizeof(float) + 1);
-    int rc = -1;
-    for (int j = 0; j < nb; j++)
-        if (grad_plan_forward(c->plan, j, xs + j * c->nx, d)) goto out;
-    if (c->nbn && c->bn_weight > 0) *lsum += invert_bn_stats(c, nb);
+    int rc = -1, two_phase = c->nbn && c->bn_weight > 0;
+    if (two_phase) {
+        for (int j = 0; j < nb; j++)
+            if (grad_plan_forward(c->plan, j, xs + j * c->nx, d)) goto out;
+        *lsum += invert_bn_stats(c, nb);
+    }
     for (int j = 0; j < nb; j++) {
+        int slot = two_phase ? j : 0;
         double L;
-        if (invert_sample_grad(c, j, s0 + j, nb, xs + j * c->nx, gx, &L, agree, d)) goto out;
+        if (!two_phase && grad_plan_forward(c->plan, slot, xs + j * c->nx, d)) goto out;
+        if (invert_sample_grad(c, slot, s0 + j, nb, xs + j * c->nx, 0, 0, gx, &L, agree, d)) goto out;
         *lsum += L;
     }
     rc = 0;
@@ -438,19 +487,23 @@ int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images
         return diag_error(d, "inversion: input '%s' is %s; model inversion needs f32", xval->name,
                           dtype_name(xval->dtype));
 
-    InvertCtx c = {.g = g, .o = opt, .logits = -1};
+    InvertCtx c = {.g = g, .o = opt, .logits = -1, .rows = 1};
     int rc = -1;
     float *xs = NULL;
     c.nx = ir_value_numel(xval);
     c.rank = xval->rank;
     memcpy(c.dims, xval->dims, sizeof c.dims);
-    c.rows = xval->rank >= 2 && xval->dims[0] > 0 ? (int)xval->dims[0] : 1;
     char why[200];
     int is_cls = invert_find_classifier(g, opt->output_index, &c.logits, &c.classes, why, sizeof why);
-    if (is_cls && g->values[c.logits].dims[0] != c.rows) {
-        snprintf(why, sizeof why, "the scores have %lld rows for %d images per input",
-                 (long long)g->values[c.logits].dims[0], c.rows);
-        is_cls = 0;
+    if (is_cls) {
+        /* one row of scores per input, or one per image of a batched input [N, ...] */
+        int64_t r = g->values[c.logits].dims[0];
+        if (r != 1 && (xval->rank < 2 || xval->dims[0] != r)) {
+            snprintf(why, sizeof why, "the scores have %lld rows for an input of %lld", (long long)r,
+                     (long long)(xval->rank ? xval->dims[0] : 1));
+            is_cls = 0;
+        }
+        c.rows = (int)r;
     }
     int nbn = invert_find_bn(&c, xv);
     InvertMethod m = opt->method;
@@ -495,7 +548,10 @@ int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images
         if (m == INVERT_CLASSIFIER) targets[nt++] = c.logits;
         for (int l = 0; l < c.nbn; l++) targets[nt++] = c.bn[l].xv;
         int batch = opt->batch < S ? opt->batch : S;
-        c.plan = grad_plan_new(g, NULL, opt->input_index, targets, nt, batch, d);
+        /* without a batch statistic every sample runs forward and backward back to back in one
+         * slot; with one, a batch's forward passes must all be kept */
+        c.plan = grad_plan_new(g, NULL, opt->input_index, targets, nt, c.nbn && c.bn_weight > 0 ? batch : 1, d);
+        c.work = xmalloc((size_t)c.nx * sizeof(float) + 1);
         free(targets);
         if (!c.plan) goto out;
         grad_plan_info(c.plan, &st->plan);
@@ -524,6 +580,7 @@ int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images
     rc = 0;
 out:
     free(xs);
+    free(c.work);
     grad_plan_free(c.plan);
 fail_early:
     for (int l = 0; l < nbn; l++) free((void *)c.bn[l].mean);

@@ -15,11 +15,16 @@
  *               and (biased) variance of the node's input match the node's running mean and var:
  *                 term = sum over nodes of mean over channels ((m - mean)^2 + (v - var)^2).
  *   gaussian    neither: the initial random images themselves.
+ * Jitter (DeepInversion's trick): from step 1 on, each step sees the image cyclically shifted by
+ * a random offset of up to `jitter` pixels along the last two axes (the gradient is shifted
+ * back), which favours structure over pixel-exact noise.
  * Initial images: Gaussian, mean (range_lo + range_hi)/2 and std (range_hi - range_lo)/4 when a
  * range is given (clamped into it; the MNIST example expects pixels in [0,1]: range 0..1), else
  * N(0, 1). With a range, every Adam step is followed by clamping into it.
- * Images are processed `batch` at a time (memory; the bn_stats batch); a graph input with batch
- * dim N > 1 holds N images per sample, targeting classes (sample*N + row) mod classes.
+ * Without a BatchNorm term every sample is optimised independently (forward and backward back to
+ * back, one sample's activations in memory); with one, `batch` samples are run forward together
+ * and their statistics matched. A graph input with batch dim N > 1 whose scores have N rows
+ * holds N images per sample, targeting classes (sample*N + row) mod classes.
  * Deterministic for a given seed on a given machine (single thread, fixed order; the SIMD level
  * of grad_plan_conv.c can change the last bits between machines).
  *
@@ -45,11 +50,13 @@ typedef struct InvertOptions {
     InvertMethod method; /* INVERT_AUTO (default): classifier, else bn_stats, else gaussian */
     int samples;         /* graph-input tensors to synthesise (256) */
     int steps;           /* Adam steps (300) */
-    int batch;           /* samples optimised together (64) */
+    int batch;           /* samples whose BatchNorm statistics are matched together (64); without
+                          * a BatchNorm term samples are independent and this changes nothing */
     double lr;           /* Adam learning rate (0.05); beta1 0.9, beta2 0.999, eps 1e-8 */
-    double tv_weight;    /* total-variation weight (0.05) */
-    double l2_weight;    /* L2 weight (0.001) */
+    double tv_weight;    /* total-variation weight (1.0) */
+    double l2_weight;    /* L2 weight (0.5) */
     double bn_weight;    /* BN-statistics weight added in classifier mode (0: off) */
+    int jitter;          /* random cyclic shift of up to this many pixels per step (2) */
     uint64_t seed;       /* RNG seed (1) */
     int has_range;       /* 1: inputs live in [range_lo, range_hi] (init scale and clamp) */
     double range_lo, range_hi;
