@@ -383,10 +383,14 @@ int prune_data_run(Graph *g, const char *selected, const PruneOptions *o, uint64
             break;
         }
         w.same[v] = 1;
-        for (int s = 0; s < w.S; s++) {
+        for (int s = 0; s < w.S && !rc; s++) {
             Tensor *t = tensor_new(val->dtype, val->rank, val->dims);
-            uint64_t st = prune_synthetic_state(seed, s, k);
-            prune_synthetic_fill(t, o->synthetic, &st);
+            if (o->sample_fn) {
+                rc = o->sample_fn(o->sample_ctx, g, s, k, t, d);
+            } else {
+                uint64_t st = prune_synthetic_state(seed, s, k);
+                prune_synthetic_fill(t, o->synthetic, &st);
+            }
             *slot(&w, 0, s, v) = t;
         }
     }

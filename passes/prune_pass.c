@@ -53,7 +53,7 @@ int prune_conv_eligible(const Graph *g, int node)
     }
     if (ir_attr_int(n, "group", 1) != 1) return 0;
     int x = n->in[0], w = n->in[1], b = n->n_in > 2 ? n->in[2] : -1;
-    if (x < 0 || !is_f32_const(g, w) || !pass_value_single_use(g, w)) return 0;
+    if (x < 0 || g->values[x].kind == VAL_CONST || !is_f32_const(g, w) || !pass_value_single_use(g, w)) return 0;
     const Value *xv = &g->values[x], *wv = &g->values[w], *yv = &g->values[n->out[0]];
     if (xv->dtype != DT_F32 || xv->rank != 4 || yv->dtype != DT_F32 || yv->rank != 4) return 0;
     if (wv->rank != 4 || wv->dims[2] != 3 || wv->dims[3] != 3 || wv->dims[0] < 1 || wv->dims[1] < 1) return 0;

@@ -51,6 +51,10 @@ typedef struct PruneResult {
     double forward_seconds; /* propagating the synthetic data through unpruned nodes */
 } PruneResult;
 
+/* Optional source of the synthetic samples (e.g. model inversion, issue #5): fill t, already
+ * allocated with graph input k's dtype and shape, for sample s. 0, or -1 with d set. */
+typedef int (*PruneSampleFn)(void *ctx, const Graph *g, int sample, int input, Tensor *t, Diag *d);
+
 typedef struct PruneOptions {
     int patterns;            /* K: library size, 1..C(8, N-1) (default 8) */
     int pattern_size;        /* N: non-zeros per kernel incl. the centre, 1..9 (default 4) */
@@ -66,6 +70,8 @@ typedef struct PruneOptions {
     int prune_first;         /* also the first conv reading a <= 3-channel graph input */
     FILE *stats;             /* per-layer report at the end of the pass (NULL: none) */
     PruneResult *result;     /* filled by the pass when non-NULL (free: prune_result_clear) */
+    PruneSampleFn sample_fn; /* NULL: the built-in gaussian/uniform generator */
+    void *sample_ctx;
 } PruneOptions;
 
 /* ---------------------------------------------------------------- prune_stats.c */
@@ -103,7 +109,7 @@ int prune_data_run(Graph *g, const char *selected, const PruneOptions *o, uint64
                    void *solve_ctx, double *forward_seconds, Diag *d);
 
 /* Fill t (f32 or f64) with the synthetic distribution from a splitmix64 state: N(0,1) by the
- * polar method, or uniform [0,1). Deterministic on every machine. */
+ * polar method, or uniform [0,1). Deterministic (the gaussian also relies on libm's log). */
 void prune_synthetic_fill(Tensor *t, PruneSynthetic kind, uint64_t *state);
 /* The generator state for graph input k of sample s (the walk fills input k of sample s from it). */
 uint64_t prune_synthetic_state(uint64_t seed, int s, int k);

@@ -9,7 +9,8 @@
  * byte-identical weights; another seed: different ones) and bad options. The lockstep walk is
  * checked against an independent computation: G, YXt and ||Y||^2 handed to the solve callback
  * are recomputed by naive loops from the regenerated synthetic inputs, for X from the original
- * network and for X from the network with an already-pruned layer (error correction). The ONNX
+ * network and for X from the network with an already-pruned layer (error correction), and a
+ * caller-supplied sample source replaces the generator. The ONNX
  * writer is checked by a round trip (initializer and Constant-node weights replaced, the model
  * re-imported gives the same interpreter outputs) and by its errors.
  */
@@ -656,6 +657,51 @@ START_TEST(test_prune_walk_original)
 }
 END_TEST
 
+/* A caller-supplied sample source (PruneOptions.sample_fn) replaces the built-in generator. */
+static int const_samples(void *ctx, const Graph *g, int sample, int input, Tensor *t, Diag *d)
+{
+    int *calls = ctx;
+    (*calls)++;
+    if (sample == 99) return diag_error(d, "sample source failed");
+    for (int64_t i = 0; i < tensor_numel(t); i++) tensor_set_f64(t, i, sample + 1.0);
+    return 0;
+}
+
+static int check_const_solve(void *ctx, Graph *g, int node, const PruneLayerData *ld, Diag *d)
+{
+    /* c0 reads the input directly: tap (0,0) of channel 0 is valid at 9x9 of the 10x10
+     * positions (pad 1), and sample s holds s+1 everywhere */
+    ck_assert_str_eq(g->nodes[node].name, "c0");
+    ck_assert(ld->G[0] == (1.0 + 4.0 + 9.0) * 81.0);
+    ck_assert(ld->G[(ld->n - 1) * ld->n + ld->n - 1] == 3.0 * 100.0); /* the ones row */
+    (*(int *)ctx)++;
+    return 0;
+}
+
+START_TEST(test_prune_sample_fn)
+{
+    Graph *g = tiny_net();
+    char *sel = xcalloc((size_t)g->n_nodes, 1);
+    sel[node_named(g, "c0")] = 1;
+    PruneOptions o;
+    test_opts(&o, 3, 5);
+    int calls = 0, solves = 0;
+    o.sample_fn = const_samples;
+    o.sample_ctx = &calls;
+    double fwd;
+    Diag d;
+    ck_assert_msg(prune_data_run(g, sel, &o, 1, check_const_solve, &solves, &fwd, &d) == 0, "%s", d.msg);
+    ck_assert_int_eq(calls, 3);
+    ck_assert_int_eq(solves, 1);
+    o.samples = 100; /* sample 99 fails: the walk stops with its error */
+    ck_assert_int_eq(prune_data_run(g, sel, &o, 1, check_const_solve, &solves, &fwd, &d), -1);
+    ck_assert_str_eq(d.msg, "sample source failed");
+    ck_assert_int_eq(solves, 1);
+    free(sel);
+    ir_graph_free(g);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- --save-pruned (save.c) */
 
 /* A model whose weight "w" is a Constant node (typed float_data) and whose bias "b" is an
@@ -840,6 +886,7 @@ TEST_SUITE(prune_pass)
     tcase_add_test(tc, test_prune_synthetic);
     tcase_add_test(tc, test_prune_walk);
     tcase_add_test(tc, test_prune_walk_original);
+    tcase_add_test(tc, test_prune_sample_fn);
     tcase_add_test(tc, test_prune_save_constant);
     tcase_add_test(tc, test_prune_save_roundtrip);
     suite_add_tcase(s, tc);
