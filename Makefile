@@ -415,14 +415,19 @@ conv-bench: $(CONV_BENCH_BIN)
 # ================================================================ kernel tests (conv) — end
 
 # ================================================================ pruning — begin
-# Data-free ADMM pattern pruning (ppcc --prune, docs/pruning.md).
-#   make prune-test   (part of `make test`, ~10 s) tests/prune/run.sh: --save-pruned round trip
-#                     (interpreter and compiled .so), same graph, determinism, --stats/dumps
-#   make prune-smoke  the issue's accuracy smoke test: MNIST pruned at connectivity 0.5 within
-#                     1 point of dense (PRUNE_SMOKE_ARGS: extra ppcc options). Not in `make
-#                     test` yet: with gaussian/uniform synthetic data it misses (docs/pruning.md)
-#   make accuracy     (not part of `make test`) the MNIST accuracy table and the pruning time of
-#                     resnet18 and vgg16 on one core; writes $(BUILD)/pruning-accuracy.md
+# Data-free ADMM pattern pruning (ppcc --prune, docs/pruning.md), synthetic data by model inversion.
+#   make prune-test   (part of `make test`, ~5 s) tests/prune/run.sh: --save-pruned round trip
+#                     (interpreter and compiled .so), same graph, determinism, --stats/dumps,
+#                     model inversion (--stats report, --save-synthetic files, determinism,
+#                     the fallback note)
+#   make prune-smoke  the issues' accuracy smoke test: MNIST pruned at connectivity 0.5 (default
+#                     options: inverted data; --synthetic-range 0,1) within 1 point of dense
+#                     (PRUNE_SMOKE_ARGS: extra ppcc options). Not in `make test`: it misses
+#                     (98.2% against 99.6%, docs/pruning.md)
+#   make accuracy     (not part of `make test`, ~15 min) the MNIST accuracy table per kind of
+#                     synthetic data and the pruning time of resnet18 and vgg16 on one core;
+#                     writes $(BUILD)/pruning-accuracy.md (PRUNE_INVERT_STEPS=200: resnet18's
+#                     inversion in full, about an hour, instead of extrapolated from 4 steps)
 .PHONY: prune-test prune-smoke accuracy
 PRUNE_SMOKE_ARGS ?=
 prune-test: $(PPCC) $(PPCRUN)

@@ -22,7 +22,7 @@ echo "compiled in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 "$DEMO" "$M/mnist_cnn.onnx" "$M/digits.pb" "$M/labels.pb"
 "$DEMO" "$OUT/mnist_dense.so" "$M/digits.pb" "$M/labels.pb"
 echo
-PRUNE="--prune --patterns 8 --pattern-size 4 --connectivity 0.5 --seed 1"
+PRUNE="--prune --patterns 8 --pattern-size 4 --connectivity 0.5 --synthetic-range 0,1 --seed 1"
 echo "== pruned (no data used): ppcc $M/mnist_cnn.onnx $PRUNE -o $OUT/mnist_pruned.so"
 t0=$(date +%s%N)
 "$PPCC" "$M/mnist_cnn.onnx" $PRUNE --save-pruned "$OUT/mnist_pruned.onnx" --stats \

@@ -7,6 +7,9 @@
  * at the inputs of the BatchNorm nodes (batch statistics vs running statistics), a backward pass,
  * the TV and L2 penalties' gradients added in pixel space, an Adam update and the optional clamp
  * into the input range -> a final forward pass measures self-agreement and the final loss.
+ * With resolution < 1 the Adam state lives on the low-resolution parameters: every step first
+ * renders the inputs (bilinear upsampling), and the pixel gradient goes back through the
+ * upsampling's adjoint.
  * Without a BatchNorm term every sample is independent, so forward and backward of a sample run
  * back to back (its activations stay in cache); with one, the batch's forward passes come first.
  */
@@ -43,6 +46,13 @@ typedef struct InvertCtx {
     BnTarget *bn;
     double bn_weight;
     float *work;          /* one sample's gradient before the jitter is undone */
+    /* parametrisation: np floats per sample; with `scaled`, planes of ph x pw upsampled to H x W */
+    int scaled;
+    int64_t np, planes, H, W, ph, pw;
+    int64_t *y0, *y1, *x0, *x1; /* source rows/columns of each output row/column */
+    float *wy, *wx;             /* weight of y1 / x1 */
+    float *tmp;                 /* [ph x W] between the two passes */
+    float *gp;                  /* one sample's parameter gradient */
 } InvertCtx;
 
 /* ---------------------------------------------------------------- options */
@@ -57,6 +67,8 @@ void invert_options_default(InvertOptions *o)
     o->lr = 0.05;
     o->tv_weight = 1.0;
     o->l2_weight = 0.5;
+    o->l1_weight = 0;
+    o->resolution = 1.0;
     o->bn_weight = 0;
     o->jitter = 2;
     o->seed = 1;
@@ -72,10 +84,12 @@ int invert_options_check(const InvertOptions *o, Diag *d)
     if (o->steps < 0) return diag_error(d, "inversion: steps must be >= 0 (is %d)", o->steps);
     if (o->batch < 1) return diag_error(d, "inversion: batch must be >= 1 (is %d)", o->batch);
     if (!(o->lr > 0) || !isfinite(o->lr)) return diag_error(d, "inversion: learning rate must be > 0 (is %g)", o->lr);
-    const double w[3] = {o->tv_weight, o->l2_weight, o->bn_weight};
-    const char *wn[3] = {"tv weight", "l2 weight", "bn weight"};
-    for (int i = 0; i < 3; i++)
+    const double w[4] = {o->tv_weight, o->l2_weight, o->l1_weight, o->bn_weight};
+    const char *wn[4] = {"tv weight", "l2 weight", "l1 weight", "bn weight"};
+    for (int i = 0; i < 4; i++)
         if (!(w[i] >= 0) || !isfinite(w[i])) return diag_error(d, "inversion: %s must be >= 0 (is %g)", wn[i], w[i]);
+    if (!(o->resolution > 0 && o->resolution <= 1))
+        return diag_error(d, "inversion: resolution must be in (0, 1] (is %g)", o->resolution);
     if (o->has_range && (!isfinite(o->range_lo) || !isfinite(o->range_hi) || !(o->range_lo < o->range_hi)))
         return diag_error(d, "inversion: input range [%g, %g] is empty", o->range_lo, o->range_hi);
     if (o->jitter < 0 || o->jitter > 1000) return diag_error(d, "inversion: jitter must be 0..1000 pixels (is %d)", o->jitter);
@@ -197,14 +211,15 @@ static double inv_gauss(uint64_t *s)
 
 /* ---------------------------------------------------------------- losses */
 
-/* Total variation (mean squared neighbour difference over the last two axes) and L2 (mean
- * square) of one sample; their weighted gradients are added to gx. Returns the weighted sum. */
+/* Total variation (mean squared neighbour difference over the last two axes), L2 (mean square)
+ * and L1 (mean absolute value) of one sample; their weighted gradients are added to gx. Returns
+ * the weighted sum. */
 static double invert_penalties(const InvertCtx *c, const float *x, float *gx)
 {
     const InvertOptions *o = c->o;
     int64_t W = c->rank >= 1 ? c->dims[c->rank - 1] : 1, H = c->rank >= 2 ? c->dims[c->rank - 2] : 1;
     int64_t planes = c->nx / (H * W > 0 ? H * W : 1);
-    double inv = 1.0 / (double)c->nx, tv = 0, l2 = 0;
+    double inv = 1.0 / (double)c->nx, tv = 0, l2 = 0, l1 = 0;
     if (o->tv_weight > 0) {
         float k = (float)(2.0 * o->tv_weight * inv);
         for (int64_t p = 0; p < planes; p++) {
@@ -233,7 +248,117 @@ static double invert_penalties(const InvertCtx *c, const float *x, float *gx)
             gx[i] += k * x[i];
         }
     }
-    return o->tv_weight * tv * inv + o->l2_weight * l2 * inv;
+    if (o->l1_weight > 0) {
+        float k = (float)(o->l1_weight * inv);
+        for (int64_t i = 0; i < c->nx; i++) {
+            l1 += fabs((double)x[i]);
+            gx[i] += x[i] > 0 ? k : x[i] < 0 ? -k : 0.0f;
+        }
+    }
+    return o->tv_weight * tv * inv + o->l2_weight * l2 * inv + o->l1_weight * l1 * inv;
+}
+
+/* ---------------------------------------------------------------- low-resolution parameters */
+
+/* Source indices and weights of bilinear upsampling from n to N samples with half-pixel
+ * centres: out[i] = (1 - w) in[i0] + w in[i1], src = (i + 0.5) n / N - 0.5 clamped at 0. */
+static void invert_axis(int64_t n, int64_t N, int64_t *i0, int64_t *i1, float *w)
+{
+    for (int64_t i = 0; i < N; i++) {
+        double src = ((double)i + 0.5) * (double)n / (double)N - 0.5;
+        if (src < 0) src = 0;
+        int64_t a = (int64_t)src;
+        if (a > n - 1) a = n - 1;
+        i0[i] = a;
+        i1[i] = a + 1 < n ? a + 1 : a;
+        w[i] = (float)(src - (double)a);
+    }
+}
+
+/* Set up the parametrisation for resolution r (scaled only when it changes the plane size). */
+static void invert_param_init(InvertCtx *c, double r)
+{
+    c->np = c->nx;
+    if (c->rank < 2 || r >= 1) return;
+    c->H = c->dims[c->rank - 2], c->W = c->dims[c->rank - 1];
+    if (c->H < 1 || c->W < 1) return;
+    c->planes = c->nx / (c->H * c->W);
+    c->ph = (int64_t)floor(r * (double)c->H + 0.5), c->pw = (int64_t)floor(r * (double)c->W + 0.5);
+    if (c->ph < 1) c->ph = 1;
+    if (c->pw < 1) c->pw = 1;
+    if (c->ph == c->H && c->pw == c->W) return;
+    c->scaled = 1;
+    c->np = c->planes * c->ph * c->pw;
+    c->y0 = xmalloc((size_t)(2 * c->H + 2 * c->W) * sizeof(int64_t) + 1);
+    c->y1 = c->y0 + c->H, c->x0 = c->y1 + c->H, c->x1 = c->x0 + c->W;
+    c->wy = xmalloc((size_t)(c->H + c->W) * sizeof(float) + 1);
+    c->wx = c->wy + c->H;
+    invert_axis(c->ph, c->H, c->y0, c->y1, c->wy);
+    invert_axis(c->pw, c->W, c->x0, c->x1, c->wx);
+    c->tmp = xmalloc((size_t)(c->ph * c->W) * sizeof(float) + 1);
+    c->gp = xmalloc((size_t)c->np * sizeof(float) + 1);
+}
+
+static void invert_param_free(InvertCtx *c)
+{
+    free(c->y0), free(c->wy), free(c->tmp), free(c->gp);
+}
+
+/* x (nx floats) = the input the parameters p (np floats) stand for. */
+static void invert_render(InvertCtx *c, const float *p, float *x)
+{
+    if (!c->scaled) {
+        if (x != p) memcpy(x, p, (size_t)c->nx * sizeof(float));
+        return;
+    }
+    for (int64_t q = 0; q < c->planes; q++) {
+        const float *pp = p + q * c->ph * c->pw;
+        float *xp = x + q * c->H * c->W;
+        for (int64_t i = 0; i < c->ph; i++)
+            for (int64_t j = 0; j < c->W; j++) {
+                const float *row = pp + i * c->pw;
+                c->tmp[i * c->W + j] = (1 - c->wx[j]) * row[c->x0[j]] + c->wx[j] * row[c->x1[j]];
+            }
+        for (int64_t i = 0; i < c->H; i++) {
+            const float *a = c->tmp + c->y0[i] * c->W, *b = c->tmp + c->y1[i] * c->W;
+            for (int64_t j = 0; j < c->W; j++) xp[i * c->W + j] = (1 - c->wy[i]) * a[j] + c->wy[i] * b[j];
+        }
+    }
+    if (c->o->has_range) {
+        float lo = (float)c->o->range_lo, hi = (float)c->o->range_hi;
+        for (int64_t i = 0; i < c->nx; i++) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+    }
+}
+
+/* c->gp = the gradient with respect to the parameters, from the input gradient gx and the
+ * rendered input x: zero where the clamp into the range is active, then the adjoint of the
+ * upsampling. gx is overwritten. */
+static void invert_render_adjoint(InvertCtx *c, const float *x, float *gx)
+{
+    if (c->o->has_range) {
+        float lo = (float)c->o->range_lo, hi = (float)c->o->range_hi;
+        for (int64_t i = 0; i < c->nx; i++)
+            if (!(x[i] > lo && x[i] < hi)) gx[i] = 0;
+    }
+    memset(c->gp, 0, (size_t)c->np * sizeof(float));
+    for (int64_t q = 0; q < c->planes; q++) {
+        const float *gq = gx + q * c->H * c->W;
+        float *gpq = c->gp + q * c->ph * c->pw;
+        memset(c->tmp, 0, (size_t)(c->ph * c->W) * sizeof(float));
+        for (int64_t i = 0; i < c->H; i++) {
+            float *a = c->tmp + c->y0[i] * c->W, *b = c->tmp + c->y1[i] * c->W;
+            for (int64_t j = 0; j < c->W; j++) {
+                a[j] += (1 - c->wy[i]) * gq[i * c->W + j];
+                b[j] += c->wy[i] * gq[i * c->W + j];
+            }
+        }
+        for (int64_t i = 0; i < c->ph; i++)
+            for (int64_t j = 0; j < c->W; j++) {
+                float g = c->tmp[i * c->W + j];
+                gpq[i * c->pw + c->x0[j]] += (1 - c->wx[j]) * g;
+                gpq[i * c->pw + c->x1[j]] += c->wx[j] * g;
+            }
+    }
 }
 
 /* Cross-entropy of each logits row against class (first + row) mod classes, averaged over the
@@ -360,50 +485,56 @@ static int invert_sample_grad(InvertCtx *c, int j, int64_t gs, int nb, const flo
     return 0;
 }
 
-static void invert_adam(const InvertCtx *c, float *x, const float *gx, float *m, float *v, int t)
+/* One Adam step on n parameters x (gradient gx), then the clamp into the range (for pixels;
+ * low-resolution parameters are free: their rendering is clamped). */
+static void invert_adam(const InvertCtx *c, int64_t n, float *x, const float *gx, float *m, float *v, int t)
 {
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     double c1 = 1.0 / (1.0 - pow(b1, t)), c2 = 1.0 / (1.0 - pow(b2, t));
     float lr = (float)c->o->lr;
-    for (int64_t i = 0; i < c->nx; i++) {
+    for (int64_t i = 0; i < n; i++) {
         float g = gx[i];
         m[i] = (float)(b1 * m[i] + (1 - b1) * g);
         v[i] = (float)(b2 * v[i] + (1 - b2) * (double)g * g);
         x[i] -= lr * (float)((m[i] * c1) / (sqrt(v[i] * c2) + eps));
     }
-    if (c->o->has_range) {
+    if (c->o->has_range && !c->scaled) {
         float lo = (float)c->o->range_lo, hi = (float)c->o->range_hi;
-        for (int64_t i = 0; i < c->nx; i++) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
     }
 }
 
-/* Optimise samples [s0, s0 + nb) (xs: their pixels). curve[k] accumulates loss sums. */
-static int invert_batch(InvertCtx *c, float *xs, int64_t s0, int nb, double *curve, int *init_agree, Diag *d)
+/* Optimise samples [s0, s0 + nb) (ps: their parameters, np floats each; the pixels themselves
+ * unless scaled). curve[k] accumulates loss sums. */
+static int invert_batch(InvertCtx *c, float *ps, int64_t s0, int nb, double *curve, int *init_agree, Diag *d)
 {
     const InvertOptions *o = c->o;
     int steps = o->steps, two_phase = c->nbn && c->bn_weight > 0;
-    float *m = xcalloc((size_t)(nb * c->nx) + 1, sizeof(float));
-    float *v = xcalloc((size_t)(nb * c->nx) + 1, sizeof(float));
-    float *xr = xmalloc((size_t)(nb * c->nx) * sizeof(float) + 1); /* shifted inputs */
-    float *gx = xmalloc((size_t)c->nx * sizeof(float) + 1);
+    int64_t nx = c->nx, np = c->np;
+    float *m = xcalloc((size_t)(nb * np) + 1, sizeof(float));
+    float *v = xcalloc((size_t)(nb * np) + 1, sizeof(float));
+    float *xs = c->scaled ? xmalloc((size_t)(nb * nx) * sizeof(float) + 1) : ps; /* the inputs */
+    float *xr = xmalloc((size_t)(nb * nx) * sizeof(float) + 1); /* shifted inputs */
+    float *gx = xmalloc((size_t)nx * sizeof(float) + 1);
     int *sh = xcalloc((size_t)(2 * nb) + 1, sizeof(int));
     int rc = -1;
     for (int t = 0; t < steps; t++) {
         double lsum = 0;
         for (int j = 0; j < nb; j++) {
+            if (c->scaled) invert_render(c, ps + j * np, xs + j * nx);
             invert_shift(c, s0 + j, t, &sh[2 * j], &sh[2 * j + 1]);
-            if (sh[2 * j] || sh[2 * j + 1]) invert_roll(c, xs + j * c->nx, xr + j * c->nx, sh[2 * j], sh[2 * j + 1]);
+            if (sh[2 * j] || sh[2 * j + 1]) invert_roll(c, xs + j * nx, xr + j * nx, sh[2 * j], sh[2 * j + 1]);
         }
         if (two_phase) {
             for (int j = 0; j < nb; j++) {
-                const float *in = sh[2 * j] || sh[2 * j + 1] ? xr + j * c->nx : xs + j * c->nx;
+                const float *in = sh[2 * j] || sh[2 * j + 1] ? xr + j * nx : xs + j * nx;
                 if (grad_plan_forward(c->plan, j, in, d)) goto out;
             }
             lsum += invert_bn_stats(c, nb);
         }
         for (int j = 0; j < nb; j++) {
-            float *x = xs + j * c->nx;
-            const float *in = sh[2 * j] || sh[2 * j + 1] ? xr + j * c->nx : x;
+            float *x = xs + j * nx;
+            const float *in = sh[2 * j] || sh[2 * j + 1] ? xr + j * nx : x;
             int slot = two_phase ? j : 0; /* independent samples share one slot */
             double L;
             if (!two_phase && grad_plan_forward(c->plan, slot, in, d)) goto out;
@@ -411,21 +542,29 @@ static int invert_batch(InvertCtx *c, float *xs, int64_t s0, int nb, double *cur
                                    t == 0 ? init_agree : NULL, d))
                 goto out;
             lsum += L;
-            invert_adam(c, x, gx, m + j * c->nx, v + j * c->nx, t + 1);
+            if (c->scaled) {
+                invert_render_adjoint(c, x, gx);
+                invert_adam(c, np, ps + j * np, c->gp, m + j * np, v + j * np, t + 1);
+            } else {
+                invert_adam(c, nx, x, gx, m + j * nx, v + j * nx, t + 1);
+            }
         }
         if (t % CURVE_EVERY == 0) curve[t / CURVE_EVERY] += lsum;
     }
     rc = 0;
 out:
     free(m), free(v), free(xr), free(gx), free(sh);
+    if (xs != ps) free(xs);
     return rc;
 }
 
-/* Final pass over a batch: loss (into *lsum) and self-agreement (into *agree). */
-static int invert_final(InvertCtx *c, float *xs, int64_t s0, int nb, double *lsum, int *agree, Diag *d)
+/* Final pass over a batch (ps: parameters): loss (into *lsum) and self-agreement (into *agree). */
+static int invert_final(InvertCtx *c, const float *ps, int64_t s0, int nb, double *lsum, int *agree, Diag *d)
 {
     float *gx = xmalloc((size_t)c->nx * sizeof(float) + 1);
+    float *xs = xmalloc((size_t)(nb * c->nx) * sizeof(float) + 1);
     int rc = -1, two_phase = c->nbn && c->bn_weight > 0;
+    for (int j = 0; j < nb; j++) invert_render(c, ps + j * c->np, xs + j * c->nx);
     if (two_phase) {
         for (int j = 0; j < nb; j++)
             if (grad_plan_forward(c->plan, j, xs + j * c->nx, d)) goto out;
@@ -440,7 +579,7 @@ static int invert_final(InvertCtx *c, float *xs, int64_t s0, int nb, double *lsu
     }
     rc = 0;
 out:
-    free(gx);
+    free(gx), free(xs);
     return rc;
 }
 
@@ -531,15 +670,17 @@ int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images
         snprintf(st->note, sizeof st->note, "Gaussian inputs (%s%s)", is_cls || nbn ? "forced; " : "",
                  is_cls ? why : nbn ? "BatchNorm present" : why);
 
-    /* initial images */
+    /* initial images (their parameters: the pixels, or the low-resolution planes) */
     int S = opt->samples;
-    xs = xmalloc((size_t)(S * c.nx) * sizeof(float) + 1);
+    invert_param_init(&c, opt->resolution);
+    xs = xmalloc((size_t)(S * c.np) * sizeof(float) + 1);
     double mu = opt->has_range ? 0.5 * (opt->range_lo + opt->range_hi) : 0.0;
     double sigma = opt->has_range ? 0.25 * (opt->range_hi - opt->range_lo) : 1.0;
     uint64_t rng = opt->seed ^ 0x1D8E4E27C47D124Full;
-    for (int64_t i = 0; i < S * c.nx; i++) {
+    for (int64_t i = 0; i < S * c.np; i++) {
         double val = mu + sigma * inv_gauss(&rng);
-        if (opt->has_range) val = val < opt->range_lo ? opt->range_lo : val > opt->range_hi ? opt->range_hi : val;
+        if (opt->has_range && !c.scaled) /* low-resolution parameters are free (their rendering is clamped) */
+            val = val < opt->range_lo ? opt->range_lo : val > opt->range_hi ? opt->range_hi : val;
         xs[i] = (float)val;
     }
 
@@ -561,8 +702,8 @@ int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images
         int agree0 = 0, agree = 0;
         for (int64_t s0 = 0; s0 < S; s0 += batch) {
             int nb = S - s0 < batch ? (int)(S - s0) : batch;
-            if (invert_batch(&c, xs + s0 * c.nx, s0, nb, st->curve, &agree0, d)) goto out;
-            if (invert_final(&c, xs + s0 * c.nx, s0, nb, &st->curve[ncurve - 1], &agree, d)) goto out;
+            if (invert_batch(&c, xs + s0 * c.np, s0, nb, st->curve, &agree0, d)) goto out;
+            if (invert_final(&c, xs + s0 * c.np, s0, nb, &st->curve[ncurve - 1], &agree, d)) goto out;
         }
         for (int k = 0; k < ncurve; k++) st->curve[k] /= S;
         if (m == INVERT_CLASSIFIER) {
@@ -574,12 +715,13 @@ int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images
     Tensor **imgs = xcalloc((size_t)S, sizeof(Tensor *));
     for (int s = 0; s < S; s++) {
         imgs[s] = tensor_new(DT_F32, c.rank, c.dims);
-        memcpy(imgs[s]->data, xs + s * c.nx, (size_t)c.nx * sizeof(float));
+        invert_render(&c, xs + s * c.np, (float *)imgs[s]->data);
     }
     *images = imgs;
     rc = 0;
 out:
     free(xs);
+    invert_param_free(&c);
     free(c.work);
     grad_plan_free(c.plan);
 fail_early:

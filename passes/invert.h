@@ -7,6 +7,7 @@
  *               the classes (the logits before it are used). Seeded random images are optimised
  *               with Adam so that the ORIGINAL model assigns image i to class i mod classes:
  *                 loss = CE(logits, class) + tv_weight * TV(x) + l2_weight * mean(x^2)
+ *                        + l1_weight * mean|x|
  *                        (+ bn_weight * BN-statistics term when bn_weight > 0)
  *               TV(x) = mean over the image of squared differences between horizontally and
  *               vertically neighbouring pixels (the last two axes; the last axis alone for rank 1).
@@ -20,7 +21,16 @@
  * back), which favours structure over pixel-exact noise.
  * Initial images: Gaussian, mean (range_lo + range_hi)/2 and std (range_hi - range_lo)/4 when a
  * range is given (clamped into it; the MNIST example expects pixels in [0,1]: range 0..1), else
- * N(0, 1). With a range, every Adam step is followed by clamping into it.
+ * N(0, 1). With a range, every Adam step is followed by clamping the pixels into it.
+ * Resolution (smooth images): with resolution r < 1 the optimised parameters are an image of
+ * round(r*H) x round(r*W) pixels per plane (last two axes, rank >= 2), and the input is its
+ * bilinear upsampling to H x W (half-pixel centres, like PyTorch's align_corners=False); the
+ * penalties apply to the input, their gradient flows back through the upsampling's adjoint. With
+ * a range the parameters are free (not clamped; initial values not clamped either) and the input
+ * is the upsampling clamped into the range, whose gradient is zero where the clamp is active
+ * (so saturated areas, e.g. a black background, stay put). Strokes and blobs instead of
+ * pixel-level texture: on the MNIST example this, with an L1 term and the input range, is what
+ * makes pruning on the images work (98% instead of 86% at connectivity 0.5, docs/pruning.md).
  * Without a BatchNorm term every sample is optimised independently (forward and backward back to
  * back, one sample's activations in memory); with one, `batch` samples are run forward together
  * and their statistics matched. A graph input with batch dim N > 1 whose scores have N rows
@@ -55,6 +65,8 @@ typedef struct InvertOptions {
     double lr;           /* Adam learning rate (0.05); beta1 0.9, beta2 0.999, eps 1e-8 */
     double tv_weight;    /* total-variation weight (1.0) */
     double l2_weight;    /* L2 weight (0.5) */
+    double l1_weight;    /* L1 weight, mean |x| (0: off) */
+    double resolution;   /* parameter resolution relative to the input's, 0 < r <= 1 (1) */
     double bn_weight;    /* BN-statistics weight added in classifier mode (0: off) */
     int jitter;          /* random cyclic shift of up to this many pixels per step (2) */
     uint64_t seed;       /* RNG seed (1) */
@@ -82,7 +94,8 @@ typedef struct InvertStats {
 
 void invert_options_default(InvertOptions *o);
 /* Validate option values (the CLI's bad-option errors): samples >= 1, steps >= 0, batch >= 1,
- * lr > 0, weights >= 0 and finite, range_lo < range_hi. Returns 0 or -1 with d set. */
+ * lr > 0, weights >= 0 and finite, 0 < resolution <= 1, range_lo < range_hi. Returns 0 or -1
+ * with d set. */
 int invert_options_check(const InvertOptions *o, Diag *d);
 const char *invert_method_name(InvertMethod m); /* "auto", "classifier", "bn_stats", "gaussian" */
 

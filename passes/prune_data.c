@@ -19,9 +19,13 @@
  * selected layer depends on.
  *
  * BLAS (OpenBLAS) runs on one thread during the walk (prune_linalg_init, which also picks the
- * CPU's AVX2/AVX-512 kernels) and gets its thread count back afterwards. Synthetic
- * values come from splitmix64 seeded by (seed, sample, input index): the same seed gives the
- * same data, hence the same pruned weights, on every run.
+ * CPU's AVX2/AVX-512 kernels) and gets its thread count back afterwards.
+ *
+ * The inputs: model inversion (prune_data_invert, passes/invert.h: images the ORIGINAL model
+ * classifies as class s mod classes, optimised from seeded noise), or gaussian/uniform values
+ * from splitmix64 seeded by (seed, sample, input index), or a caller's sample function. Either
+ * way the same seed gives the same data, hence the same pruned weights, on every run. A caller's
+ * save function (--save-synthetic) sees every input's samples before the walk starts.
  */
 #include "passes/prune_pass.h"
 
@@ -86,6 +90,98 @@ uint64_t prune_synthetic_state(uint64_t seed, int s, int k)
     uint64_t st = seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(s + 1)) ^ (0xD1B54A32D192ED03ull * (uint64_t)(k + 1));
     prune_splitmix64(&st);
     return st;
+}
+
+void prune_synthetic_sample(const PruneOptions *o, uint64_t seed, int s, int k, Tensor *t)
+{
+    uint64_t st = prune_synthetic_state(seed, s, k);
+    PruneSynthetic kind = o->synthetic == PRUNE_SYNTH_UNIFORM ? PRUNE_SYNTH_UNIFORM : PRUNE_SYNTH_GAUSSIAN;
+    prune_synthetic_fill(t, kind, &st);
+    if (!o->has_range) return;
+    double lo = o->range_lo, hi = o->range_hi, mid = 0.5 * (lo + hi), q = 0.25 * (hi - lo);
+    int64_t n = tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) {
+        double v = tensor_get_f64(t, i);
+        v = kind == PRUNE_SYNTH_UNIFORM ? lo + (hi - lo) * v : mid + q * v;
+        tensor_set_f64(t, i, v < lo ? lo : v > hi ? hi : v);
+    }
+}
+
+/* ---------------------------------------------------------------- model inversion */
+
+double prune_invert_flops(const Graph *g)
+{
+    if (g->n_inputs != 1) return 0;
+    char *active = xcalloc((size_t)g->n_values + 1, 1);
+    grad_active_values(g, g->inputs[0], active);
+    double f = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->dead || n->n_in < 2 || n->n_out < 1 || n->out[0] < 0 || n->in[0] < 0 || !active[n->out[0]]) continue;
+        const Value *a = &g->values[n->in[0]], *b = &g->values[n->in[1]], *y = &g->values[n->out[0]];
+        double ny = (double)ir_value_numel(y);
+        if (n->op == OP_CONV && b->rank >= 3) {
+            f += 2.0 * ny * (double)shape_numel(b->rank - 1, b->dims + 1); /* IC/group * kernel per output */
+        } else if (n->op == OP_GEMM && a->rank == 2) {
+            f += 2.0 * ny * (double)(ir_attr_int(n, "transA", 0) ? a->dims[0] : a->dims[1]);
+        } else if (n->op == OP_MATMUL && a->rank >= 1) {
+            f += 2.0 * ny * (double)a->dims[a->rank - 1];
+        }
+    }
+    free(active);
+    return 2.0 * f; /* the forward pass and the backward pass to the input */
+}
+
+int prune_data_invert(const Graph *g, const PruneOptions *o, uint64_t seed, Tensor ***images, PruneResult *res,
+                      Diag *d)
+{
+    *images = NULL;
+    InvertOptions io;
+    invert_options_default(&io);
+    io.samples = o->samples ? o->samples : PRUNE_SAMPLES_INVERTED;
+    io.steps = o->inv_steps;
+    io.lr = o->inv_lr;
+    io.tv_weight = o->inv_tv;
+    io.l2_weight = o->inv_l2;
+    io.l1_weight = o->inv_l1;
+    io.resolution = o->inv_resolution;
+    io.jitter = o->inv_jitter;
+    io.seed = seed;
+    io.has_range = o->has_range;
+    io.range_lo = o->range_lo;
+    io.range_hi = o->range_hi;
+    res->synthetic = PRUNE_SYNTH_INVERTED;
+    double flops = prune_invert_flops(g) * (double)io.samples * (double)(o->inv_steps + 1);
+    if (!o->synthetic_strict && flops > PRUNE_INVERT_BUDGET) {
+        res->synthetic = PRUNE_SYNTH_GAUSSIAN;
+        snprintf(res->fallback, sizeof res->fallback,
+                 "model inversion would cost %.0f TFLOP (%d samples x %d steps), over the default's budget of %.0f "
+                 "TFLOP: gaussian synthetic data instead (--synthetic=inverted forces inversion)",
+                 flops * 1e-12, io.samples, o->inv_steps, PRUNE_INVERT_BUDGET * 1e-12);
+        if (o->notes) fprintf(o->notes, "prune: note: %s\n", res->fallback);
+        return 0;
+    }
+    if (invert_synthesize(g, &io, images, &res->inversion, d)) {
+        char msg[sizeof d->msg];
+        snprintf(msg, sizeof msg, "%s", d->msg);
+        if (o->synthetic_strict) return diag_error(d, "--synthetic=inverted: %s", msg);
+        *images = NULL;
+        invert_stats_free(&res->inversion);
+        memset(&res->inversion, 0, sizeof res->inversion);
+        res->synthetic = PRUNE_SYNTH_GAUSSIAN;
+        snprintf(res->fallback, sizeof res->fallback,
+                 "model inversion is not possible (%.200s): gaussian synthetic data instead", msg);
+        if (o->notes) fprintf(o->notes, "prune: note: %s\n", res->fallback);
+        return 0;
+    }
+    res->inverted = 1;
+    if (res->inversion.method != INVERT_CLASSIFIER) {
+        snprintf(res->fallback, sizeof res->fallback, "model inversion fell back to %s: %s",
+                 res->inversion.method == INVERT_BN_STATS ? "matching BatchNorm statistics" : "Gaussian inputs",
+                 res->inversion.note);
+        if (o->notes) fprintf(o->notes, "prune: note: %s\n", res->fallback);
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------- im2col for 3x3 convs */
@@ -349,7 +445,7 @@ int prune_data_run(Graph *g, const char *selected, const PruneOptions *o, uint64
     memset(&w, 0, sizeof w);
     w.g = g;
     w.o = o;
-    w.S = o->samples;
+    w.S = o->samples ? o->samples : PRUNE_SAMPLES_NOISE;
     w.two = o->source == PRUNE_SOURCE_PRUNED;
     w.nv = g->n_values;
     /* nodes a selected layer depends on (backwards from the last one) */
@@ -385,13 +481,17 @@ int prune_data_run(Graph *g, const char *selected, const PruneOptions *o, uint64
         w.same[v] = 1;
         for (int s = 0; s < w.S && !rc; s++) {
             Tensor *t = tensor_new(val->dtype, val->rank, val->dims);
-            if (o->sample_fn) {
+            if (o->sample_fn)
                 rc = o->sample_fn(o->sample_ctx, g, s, k, t, d);
-            } else {
-                uint64_t st = prune_synthetic_state(seed, s, k);
-                prune_synthetic_fill(t, o->synthetic, &st);
-            }
+            else
+                prune_synthetic_sample(o, seed, s, k, t);
             *slot(&w, 0, s, v) = t;
+        }
+        if (!rc && o->save_fn) {
+            Tensor **all = xcalloc((size_t)w.S + 1, sizeof(Tensor *));
+            for (int s = 0; s < w.S; s++) all[s] = *slot(&w, 0, s, v);
+            rc = o->save_fn(o->save_ctx, g, k, all, w.S, d);
+            free(all);
         }
     }
 

@@ -9,7 +9,10 @@
  *     include it, --prune-layers=NAME,... picks Convs by node or weight name.
  *  2. Pattern library, data-free: the K most frequent top-N magnitude masks over all kernels of
  *     the selected layers (prune_pattern_count / prune_pattern_library); one library per model.
- *  3. Per layer, in graph order: G and YXt from synthetic data (prune_data.c), then
+ *  3. Synthetic data (prune_data.c), by default model inversion on the still unpruned graph
+ *     (prune_data_invert: images the model itself classifies confidently; falls back to
+ *     BatchNorm statistics or Gaussian inputs and says so), else --synthetic=gaussian|uniform.
+ *     Per layer, in graph order: G and YXt from the synthetic data (prune_data.c), then
  *     prune_admm_layer (ADMM + hard prune + masked least-squares refit), or with
  *     --admm-iters 0 the magnitude projection prune_project (+ prune_refit unless --no-refit;
  *     --admm-iters 0 --no-refit needs no data at all and skips the synthetic propagation).
@@ -66,7 +69,7 @@ int prune_conv_bias_refit(const Graph *g, int node)
 {
     const Node *n = &g->nodes[node];
     int b = n->n_in > 2 ? n->in[2] : -1;
-    return getenv("PRUNE_NOBIAS") ? 0 : b >= 0 && pass_value_single_use(g, b);
+    return b >= 0 && pass_value_single_use(g, b);
 }
 
 /* A conv reading a graph input of at most 3 channels (an image stem). */
@@ -272,6 +275,17 @@ static void project_only(PruneCtx *c, Graph *g, const char *sel)
 
 /* ---------------------------------------------------------------- the pass */
 
+/* PruneSampleFn over the inverted images (ctx: Tensor *[samples]; the model has one input). */
+static int inverted_sample(void *ctx, const Graph *g, int sample, int input, Tensor *t, Diag *d)
+{
+    Tensor *const *images = ctx;
+    const Tensor *src = images[sample];
+    if (input != 0 || t->dtype != DT_F32 || tensor_numel(t) != tensor_numel(src))
+        return diag_error(d, "prune: internal error: inverted image %d does not fit input %d", sample, input);
+    memcpy(t->data, src->data, tensor_nbytes(src));
+    return 0;
+}
+
 int pass_prune(Graph *g, PassContext *ctx, Diag *d)
 {
     double t0 = prune_pass_now();
@@ -290,8 +304,9 @@ int pass_prune(Graph *g, PassContext *ctx, Diag *d)
     c.res = &res;
     c.admm.iters = o->admm_iters;
     c.admm.rho = o->admm_rho;
-    c.admm.rho_growth = 1.3;
-    c.admm.rho_every = 5;
+    c.admm.rho_growth = 1.0; /* fixed rho: as accurate as a growing one on the example, and the
+                                W-update's Cholesky factor is computed once per layer */
+    c.admm.rho_every = 0;
     c.admm.tol = 1e-4;
 
     char *sel = xcalloc((size_t)g->n_nodes + 1, 1);
@@ -306,11 +321,31 @@ int pass_prune(Graph *g, PassContext *ctx, Diag *d)
             }
         prune_pattern_library(&pc, o->patterns, &c.lib);
         res.lib = c.lib;
+        int any = 0;
+        for (int i = 0; i < g->n_nodes && !any; i++) any = sel[i];
         if (o->admm_iters == 0 && !o->refit) {
             project_only(&c, g, sel);
-        } else {
-            res.samples = o->samples;
-            rc = prune_data_run(g, sel, o, ctx ? ctx->seed : 1, solve_layer, &c, &res.forward_seconds, d);
+        } else if (any) {
+            uint64_t seed = ctx ? ctx->seed : 1;
+            PruneOptions lo = *o;
+            Tensor **images = NULL;
+            int invert = o->synthetic == PRUNE_SYNTH_INVERTED && !o->sample_fn, n_images = 0;
+            if (!lo.samples) lo.samples = invert ? PRUNE_SAMPLES_INVERTED : PRUNE_SAMPLES_NOISE;
+            res.synthetic = o->synthetic;
+            if (invert) {
+                rc = prune_data_invert(g, &lo, seed, &images, &res, d); /* before any layer changes */
+                if (images) {
+                    n_images = lo.samples;
+                    lo.sample_fn = inverted_sample;
+                    lo.sample_ctx = images;
+                } else if (!o->samples) {
+                    lo.samples = PRUNE_SAMPLES_NOISE; /* fell back to gaussian */
+                }
+                lo.synthetic = res.synthetic;
+            }
+            res.samples = lo.samples;
+            if (!rc) rc = prune_data_run(g, sel, &lo, seed, solve_layer, &c, &res.forward_seconds, d);
+            invert_images_free(images, n_images);
         }
     }
     free(sel);
