@@ -75,20 +75,12 @@ Graph *tool_load_model(const char *path, const OnnxShapeFix *fixes, int n_fixes,
     return g;
 }
 
-uint64_t tool_rand_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 Tensor *tool_random_tensor(DType t, int rank, const int64_t *dims, uint64_t *state)
 {
     Tensor *x = tensor_new(t, rank, dims);
     int64_t n = tensor_numel(x);
     for (int64_t i = 0; i < n; i++) {
-        uint64_t r = tool_rand_next(state);
+        uint64_t r = ir_rand_next(state);
         if (dtype_is_float(t))
             tensor_set_f64(x, i, -1.0 + 2.0 * (double)(r >> 11) * (1.0 / 9007199254740992.0));
         else if (t == DT_BOOL)
@@ -174,33 +166,7 @@ int tool_write_file_atomic(const char *path, const void *data, size_t len, Diag 
             return diag_error(d, "cannot write to standard output");
         return 0;
     }
-    if (ir_path_is_special(path)) { /* /dev/null, a FIFO: write in place, never rename over it */
-        FILE *f = fopen(path, "wb");
-        if (!f) return diag_error(d, "cannot open '%s': %s", path, strerror(errno));
-        int ok = fwrite(data, 1, len, f) == len;
-        ok &= fclose(f) == 0;
-        return ok ? 0 : diag_error(d, "cannot write '%s': %s", path, strerror(errno));
-    }
-    size_t n = strlen(path);
-    char *tmp = xmalloc(n + 32);
-    snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        diag_error(d, "cannot create '%s': %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    int ok = fwrite(data, 1, len, f) == len;
-    ok &= fflush(f) == 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path)) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return diag_error(d, "cannot write '%s': %s", path, strerror(e));
-    }
-    free(tmp);
-    return 0;
+    return ir_write_file_atomic(path, data, len, d);
 }
 
 char *tool_read_file(const char *path, size_t *len, Diag *d)

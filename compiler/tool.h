@@ -18,8 +18,6 @@ int tool_is_ir_path(const char *path);
  * via the frontend. d->msg excludes the file name. */
 Graph *tool_load_model(const char *path, const OnnxShapeFix *fixes, int n_fixes, Diag *d);
 
-/* Deterministic PRNG (splitmix64). */
-uint64_t tool_rand_next(uint64_t *state);
 /* A tensor of the given value's type filled with seeded random data: floats uniform in
  * [-1, 1), integers in [0, 4), bools random. */
 Tensor *tool_random_tensor(DType t, int rank, const int64_t *dims, uint64_t *state);

@@ -6,7 +6,7 @@
  * attributes) kept in topological order. Everything is referred to by small integer ids.
  * Strings, attribute arrays and constant data live in the graph's arena and are freed with it.
  *
- * Sections: diagnostics (diag.c) | arena (arena.c) | dtypes (dtype.c) | tensors (tensor.c) |
+ * Sections: diagnostics (diag.c, file.c) | arena (arena.c) | dtypes (dtype.c) | tensors (tensor.c) |
  * op table (op.c, ops.def) | graph (graph.c) | attributes (attr.c) | verifier (verify.c) |
  * shape inference (shape.c, shape_*.c) | text printer (print.c) | text parser (parse.c) |
  * interpreter (interp.c, interp_*.c).
@@ -41,6 +41,8 @@ char *xstrdup(const char *s);
  * partial file. A path that exists and is not a regular file (/dev/null, a FIFO, a terminal)
  * must be written directly instead: renaming over it would replace the device. */
 int ir_path_is_special(const char *path);
+/* Write data to path that way (file.c). Errors do not repeat the path. */
+int ir_write_file_atomic(const char *path, const void *data, size_t len, Diag *d);
 
 /* ---------------------------------------------------------------- arena (arena.c) */
 typedef struct Arena Arena;
@@ -109,6 +111,9 @@ double elem_get_f64(DType t, const void *p, int64_t i);
 void elem_set_f64(DType t, void *p, int64_t i, double v);
 int64_t elem_get_i64(DType t, const void *p, int64_t i);
 void elem_set_i64(DType t, void *p, int64_t i, int64_t v);
+/* Deterministic PRNG (splitmix64): the same stream on every machine. Used for seeded random
+ * inputs (ppcrun --random, --check-each) and pruning's synthetic data. */
+uint64_t ir_rand_next(uint64_t *state);
 /* Row-major strides (in elements) for a shape. */
 void shape_strides(int rank, const int64_t *dims, int64_t *strides);
 /* Shape to text "1x3x224x224" ("scalar" for rank 0) in buf; returns buf. */

@@ -117,6 +117,14 @@ void tensor_set_f64(Tensor *t, int64_t i, double v) { elem_set_f64(t->dtype, t->
 int64_t tensor_get_i64(const Tensor *t, int64_t i) { return elem_get_i64(t->dtype, t->data, i); }
 void tensor_set_i64(Tensor *t, int64_t i, int64_t v) { elem_set_i64(t->dtype, t->data, i, v); }
 
+uint64_t ir_rand_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 void shape_strides(int rank, const int64_t *dims, int64_t *strides)
 {
     int64_t s = 1;

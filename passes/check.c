@@ -23,19 +23,11 @@ struct PassCheck {
     double rtol, atol;
 };
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 void pass_random_fill(Tensor *t, uint64_t *state)
 {
     int64_t n = tensor_numel(t);
     for (int64_t i = 0; i < n; i++) {
-        uint64_t r = splitmix64(state);
+        uint64_t r = ir_rand_next(state);
         if (dtype_is_float(t->dtype)) {
             /* 24 random bits: exact in f32, so the value stays inside [-1, 1) */
             double u = (double)(r >> 40) * (1.0 / 16777216.0);

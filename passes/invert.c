@@ -190,20 +190,12 @@ static int invert_find_bn(InvertCtx *c, int xv)
 
 /* ---------------------------------------------------------------- random numbers */
 
-static uint64_t inv_splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* N(0, 1) by the polar method (deterministic everywhere). */
 static double inv_gauss(uint64_t *s)
 {
     for (;;) {
-        double u = (double)(inv_splitmix(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
-        double v = (double)(inv_splitmix(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+        double u = (double)(ir_rand_next(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+        double v = (double)(ir_rand_next(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
         double q = u * u + v * v;
         if (q > 0 && q < 1) return u * sqrt(-2.0 * log(q) / q);
     }
@@ -458,8 +450,8 @@ static void invert_shift(const InvertCtx *c, int64_t gs, int t, int *dy, int *dx
     int J = c->o->jitter;
     if (J <= 0 || t == 0) return;
     uint64_t s = c->o->seed ^ (0xA0761D6478BD642Full * (uint64_t)(gs + 1)) ^ (0xE7037ED1A0B428DBull * (uint64_t)(t + 1));
-    *dy = (int)(inv_splitmix(&s) % (uint64_t)(2 * J + 1)) - J;
-    *dx = (int)(inv_splitmix(&s) % (uint64_t)(2 * J + 1)) - J;
+    *dy = (int)(ir_rand_next(&s) % (uint64_t)(2 * J + 1)) - J;
+    *dx = (int)(ir_rand_next(&s) % (uint64_t)(2 * J + 1)) - J;
 }
 
 /* ---------------------------------------------------------------- the optimisation */

@@ -51,16 +51,8 @@ static double prune_now(void)
 
 /* ---------------------------------------------------------------- synthetic inputs */
 
-static uint64_t prune_splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Uniform [0, 1) with 53 random bits. */
-static double prune_uniform(uint64_t *s) { return (double)(prune_splitmix64(s) >> 11) * 0x1.0p-53; }
+static double prune_uniform(uint64_t *s) { return (double)(ir_rand_next(s) >> 11) * 0x1.0p-53; }
 
 void prune_synthetic_fill(Tensor *t, PruneSynthetic kind, uint64_t *state)
 {
@@ -68,7 +60,7 @@ void prune_synthetic_fill(Tensor *t, PruneSynthetic kind, uint64_t *state)
     for (int64_t i = 0; i < n;) {
         if (kind == PRUNE_SYNTH_UNIFORM) {
             /* 24 bits for f32 so that rounding can never give 1.0 */
-            double u = t->dtype == DT_F32 ? (double)(prune_splitmix64(state) >> 40) * 0x1.0p-24 : prune_uniform(state);
+            double u = t->dtype == DT_F32 ? (double)(ir_rand_next(state) >> 40) * 0x1.0p-24 : prune_uniform(state);
             tensor_set_f64(t, i++, u);
             continue;
         }
@@ -88,7 +80,7 @@ void prune_synthetic_fill(Tensor *t, PruneSynthetic kind, uint64_t *state)
 uint64_t prune_synthetic_state(uint64_t seed, int s, int k)
 {
     uint64_t st = seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(s + 1)) ^ (0xD1B54A32D192ED03ull * (uint64_t)(k + 1));
-    prune_splitmix64(&st);
+    ir_rand_next(&st);
     return st;
 }
 

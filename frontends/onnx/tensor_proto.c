@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,54 +320,7 @@ int onnx_tensor_write_file(const char *path, const Tensor *t, const char *name, 
     onnx__tensor_proto__pack(&tp, buf);
     free(le);
 
-    if (ir_path_is_special(path)) { /* /dev/null, a FIFO: write in place, never rename over it */
-        FILE *f = fopen(path, "wb");
-        int ok = f && fwrite(buf, 1, len, f) == len;
-        if (f) ok &= fclose(f) == 0;
-        free(buf);
-        return ok ? 0 : diag_error(d, "cannot write: %s", strerror(errno));
-    }
-    /* temp file in the same folder, then rename over the target */
-    char *dircopy = xstrdup(path), *basecopy = xstrdup(path);
-    const char *dir = dirname(dircopy), *base = basename(basecopy);
-    size_t tlen = strlen(dir) + strlen(base) + 32;
-    char *tmp = xmalloc(tlen);
-    snprintf(tmp, tlen, "%s/.%s.tmpXXXXXX", dir, base);
-    int rc = -1;
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        diag_error(d, "cannot create a temporary file next to it: %s", strerror(errno));
-        goto out;
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, buf + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            diag_error(d, "cannot write: %s", strerror(w < 0 ? errno : EIO));
-            close(fd);
-            unlink(tmp);
-            goto out;
-        }
-        done += (size_t)w;
-    }
-    int bad = fchmod(fd, 0644) != 0;
-    bad |= close(fd) != 0;
-    if (bad) {
-        diag_error(d, "cannot write: %s", strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, path)) {
-        diag_error(d, "cannot write: %s", strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(tmp);
-    free(dircopy);
-    free(basecopy);
+    int rc = ir_write_file_atomic(path, buf, len, d);
     free(buf);
     return rc;
 }
