@@ -32,6 +32,7 @@
 
 #include "codegen/kernels/conv.h"
 #include "codegen/kernels/conv_dw.h"
+#include "codegen/kernels/conv_lookup.h"
 #include "codegen/lowering.h"
 #include "codegen/pack.h"
 #include "frontends/onnx/onnx.h"
@@ -39,27 +40,6 @@
 
 int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d);
 
-typedef void (*RangeFn)(const void *, void *const *, int64_t, int64_t);
-typedef struct NamedFn {
-    const char *name;
-    RangeFn fn;
-} NamedFn;
-
-static const NamedFn kernel_fns[] = {
-#define CONV_FN(OC, T, CLS, ICI, PS) {"kx_conv_" #CLS "_" #OC "x" #T "_range", kx_conv_##CLS##_##OC##x##T##_range},
-#define CONV_CLASS(CLS, ICI, PS) KCONV_SHAPES(CONV_FN, CLS, ICI, PS)
-    KCONV_CLASSES(CONV_CLASS)
-#define DW_FN(T, CLS, PS, KW) {"kx_dwconv_" #CLS "_" #T "_range", kx_dwconv_##CLS##_##T##_range},
-#define DW_CLASS(CLS, PS, KW) KDW_SHAPES(DW_FN, CLS, PS, KW)
-    KDW_CLASSES(DW_CLASS)
-};
-
-static RangeFn find_fn(const char *name)
-{
-    for (size_t k = 0; k < sizeof kernel_fns / sizeof kernel_fns[0]; k++)
-        if (!strcmp(kernel_fns[k].name, name)) return kernel_fns[k].fn;
-    return NULL;
-}
 
 static const int tile_shapes[][2] = {
 #define SH(OC, T, ...) {OC, T},
@@ -171,7 +151,7 @@ static double measure_peak(void)
 
 /* ------------------------------------------------------------------ running a kernel */
 typedef struct Job {
-    RangeFn fn;
+    KConvRangeFn fn;
     const void *params;
     void *const *bufs;
     int64_t begin, end;
@@ -184,7 +164,7 @@ static void *job_run(void *arg)
     return NULL;
 }
 
-static void run_kernel(RangeFn fn, const void *params, void *const *bufs, int64_t n, int threads)
+static void run_kernel(KConvRangeFn fn, const void *params, void *const *bufs, int64_t n, int threads)
 {
     if (threads <= 1) {
         fn(params, bufs, 0, n);
@@ -243,7 +223,7 @@ static int bench_layer(const Layer *L, int oc_tile, int ow_tile, int threads, do
         d->n_pg = ((int64_t)d->oh * d->ow + d->pix_per_item - 1) / d->pix_per_item;
         plan.n_work = d->n_work = d->n_cb * d->n_pg;
     }
-    RangeFn fn = find_fn(plan.range_fn);
+    KConvRangeFn fn = kconv_find_range(plan.range_fn);
     if (!fn) {
         fprintf(stderr, "conv_bench: no kernel %s\n", plan.range_fn);
         exit(1);
@@ -327,7 +307,7 @@ static int bench_model(const char *path, int own_tiles, int threads, double min_
             printf("%-40.40s (not native%s%s)\n", n->name, rc < 0 ? ": " : "", rc < 0 ? d.msg : "");
             continue;
         }
-        RangeFn fn = find_fn(call.range_fn);
+        KConvRangeFn fn = kconv_find_range(call.range_fn);
         void *bufs[CG_MAX_BUFS];
         void *owned[CG_MAX_BUFS];
         int n_owned = 0;

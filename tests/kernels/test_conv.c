@@ -22,6 +22,7 @@
 
 #include "codegen/kernels/conv.h"
 #include "codegen/kernels/conv_dw.h"
+#include "codegen/kernels/conv_lookup.h"
 #include "codegen/lowering.h"
 #include "codegen/pack.h"
 #include "ir/activation.h"
@@ -30,29 +31,6 @@
 int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d);
 
 static int verbose;
-
-/* ------------------------------------------------------------------ kernel lookup */
-typedef void (*RangeFn)(const void *, void *const *, int64_t, int64_t);
-typedef struct NamedFn {
-    const char *name;
-    RangeFn fn;
-} NamedFn;
-
-static const NamedFn kernel_fns[] = {
-#define CONV_FN(OC, T, CLS, ICI, PS) {"kx_conv_" #CLS "_" #OC "x" #T "_range", kx_conv_##CLS##_##OC##x##T##_range},
-#define CONV_CLASS(CLS, ICI, PS) KCONV_SHAPES(CONV_FN, CLS, ICI, PS)
-    KCONV_CLASSES(CONV_CLASS)
-#define DW_FN(T, CLS, PS, KW) {"kx_dwconv_" #CLS "_" #T "_range", kx_dwconv_##CLS##_##T##_range},
-#define DW_CLASS(CLS, PS, KW) KDW_SHAPES(DW_FN, CLS, PS, KW)
-    KDW_CLASSES(DW_CLASS)
-};
-
-static RangeFn find_fn(const char *name)
-{
-    for (size_t k = 0; k < sizeof kernel_fns / sizeof kernel_fns[0]; k++)
-        if (!strcmp(kernel_fns[k].name, name)) return kernel_fns[k].fn;
-    return NULL;
-}
 
 /* ------------------------------------------------------------------ random numbers */
 static uint64_t rng_next(uint64_t *s)
@@ -219,7 +197,7 @@ static int run_case(const Case *c, uint64_t seed, int *lowered)
         }
         goto done;
     }
-    RangeFn fn = find_fn(call.range_fn);
+    KConvRangeFn fn = kconv_find_range(call.range_fn);
     if (!fn) {
         fprintf(stderr, "FAIL %s: unknown kernel %s\n", desc, call.range_fn);
         fails = 1;
