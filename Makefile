@@ -401,7 +401,23 @@ $(KCONV_BIN): $(KCONV_OBJ) $(KCONV_KOBJ) $(LIB_IR)
 	$(CC) $(LDFLAGS) -o $@ $^ $$(pkg-config --libs check) $(LIBS)
 kernel-test-conv: $(KCONV_BIN)
 	$(KCONV_BIN)
-kernel-test: kernel-test-conv kernel-test-misc
+kernel-test: kernel-test-conv kernel-test-misc kernel-test-pattern
+
+# `make kernel-test-pattern`: pattern-sparse convolution — the pass pattern-group, the ops'
+# reference semantics and the native kernels (codegen/kernels/pattern.c compiled natively)
+# through their lowering (codegen/lower_pattern.c): tests/kernels/test_pattern.c (Check, -v).
+KPAT_BIN = $(BUILD)/tests/kernels/test_pattern
+KPAT_KOBJ = $(BUILD)/obj/ktest/pattern.o
+KPAT_OBJ = $(call obj,tests/kernels/test_pattern.c codegen/lower_pattern.c codegen/lowering.c)
+.PHONY: kernel-test-pattern
+$(KPAT_KOBJ): codegen/kernels/pattern.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(KCONV_KCC) -march=native $(if $(filter 1,$(ASAN)),,-Wno-pass-failed) -c $< -o $@
+$(KPAT_BIN): $(KPAT_OBJ) $(KPAT_KOBJ) $(CORE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(KPAT_OBJ) $(KPAT_KOBJ) $$(pkg-config --libs check) $(CORE_LINK)
+kernel-test-pattern: $(KPAT_BIN)
+	$(KPAT_BIN)
 
 $(CONV_BENCH_OBJ): bench/conv_bench.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

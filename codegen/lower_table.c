@@ -5,6 +5,9 @@
 #define LOWERING(fn) int fn(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d);
 /* conv kernels (codegen/lower_conv.c) */
 LOWERING(cg_lower_conv)
+/* pattern-sparse convolution (codegen/lower_pattern.c) */
+LOWERING(cg_lower_pattern_pad)
+LOWERING(cg_lower_pattern_conv)
 /* other kernels (codegen/lower_misc.c) */
 LOWERING(lower_misc_gemm)
 LOWERING(lower_misc_pool)
@@ -19,6 +22,9 @@ LOWERING(lower_misc_concat)
 const CgLowering cg_lowerings[] = {
     /* conv kernels (codegen/lower_conv.c) */
     {"conv", cg_lower_conv},
+    /* pattern-sparse convolution (codegen/lower_pattern.c) */
+    {"pattern_pad", cg_lower_pattern_pad},
+    {"pattern_conv", cg_lower_pattern_conv},
     /* other kernels (codegen/lower_misc.c) */
     {"misc_gemm", lower_misc_gemm},
     {"misc_pool", lower_misc_pool},

@@ -45,6 +45,9 @@ static const char *usage_text =
     "                        default: this machine). --emit=so needs this machine's architecture\n"
     "  --cpu NAME            LLVM CPU name (e.g. skylake-avx512, neoverse-n1, host); default: this\n"
     "                        machine's CPU and features, or a generic CPU with --target\n"
+    "  --pattern-conv=MODE   pattern-pruned convs (ppcc --prune): auto (default) uses the sparse\n"
+    "                        kernel where its cost model predicts it faster than the dense one,\n"
+    "                        sparse everywhere it applies, dense never (docs/codegen.md)\n"
     "  --debug-layers        also export every layer as its own entry point (ppcrun\n"
     "                        --compare-layers, --trace)\n"
     "Input:\n"
@@ -73,7 +76,7 @@ static const char *usage_text =
 enum {
     OPT_EMIT = 256, OPT_SHAPE, OPT_PASSES, OPT_PRINT_PIPELINE, OPT_DUMP_BEFORE, OPT_DUMP_AFTER,
     OPT_DUMP_DIR, OPT_TIME_PASSES, OPT_VERIFY_EACH, OPT_CHECK_EACH, OPT_SEED, OPT_STATS, OPT_JSON,
-    OPT_VERSION, OPT_TARGET, OPT_CPU, OPT_DEBUG_LAYERS,
+    OPT_VERSION, OPT_TARGET, OPT_CPU, OPT_DEBUG_LAYERS, OPT_PATTERN_CONV,
 };
 
 static const struct option long_opts[] = {
@@ -95,6 +98,7 @@ static const struct option long_opts[] = {
     {"target", required_argument, 0, OPT_TARGET},
     {"cpu", required_argument, 0, OPT_CPU},
     {"debug-layers", no_argument, 0, OPT_DEBUG_LAYERS},
+    {"pattern-conv", required_argument, 0, OPT_PATTERN_CONV},
     PRUNE_LONG_OPTIONS
     {0, 0, 0, 0},
 };
@@ -392,6 +396,12 @@ int main(int argc, char **argv)
         case OPT_TARGET: o.target = optarg; break;
         case OPT_CPU: o.cpu = optarg; break;
         case OPT_DEBUG_LAYERS: o.debug_layers = 1; break;
+        case OPT_PATTERN_CONV:
+            if (!strcmp(optarg, "auto")) o.pc.pattern_mode = 0;
+            else if (!strcmp(optarg, "sparse")) o.pc.pattern_mode = 1;
+            else if (!strcmp(optarg, "dense")) o.pc.pattern_mode = -1;
+            else return fail(NULL, "--pattern-conv expects auto, sparse or dense");
+            break;
         case 'O': /* optimisation level for code generation */
             if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '3')
                 return fail(NULL, "-O expects 0, 1, 2 or 3");

@@ -32,6 +32,9 @@ typedef struct PassContext {
      * model), used by the schedule pass when set; returns 1 and the tile, or 0. */
     int (*conv_tile)(void *tile_ctx, const Graph *g, const Node *n, int *oc_tile, int *ow_tile);
     void *conv_tile_ctx;
+    /* pattern-group: 0 = sparse where predicted faster, 1 = every candidate sparse, -1 = none. */
+    int pattern_mode;
+    int pattern_tile[3];      /* pattern-group: {flat, R, U} of a compiled tile to use; U = 0: cost model */
     /* Options (and result) of the "prune" pass, see passes/prune_pass.h; NULL = its defaults. */
     const struct PruneOptions *prune;
 } PassContext;
@@ -92,6 +95,7 @@ int pass_prune(Graph *g, PassContext *ctx, Diag *d);             /* prune_pass.c
 /* Passes preparing code generation (docs/codegen.md §1-4). */
 int pass_layout(Graph *g, PassContext *ctx, Diag *d);            /* layout.c */
 int pass_fuse_residual(Graph *g, PassContext *ctx, Diag *d);     /* fuse_residual.c */
+int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d);     /* pattern_group.c */
 int pass_schedule(Graph *g, PassContext *ctx, Diag *d);          /* schedule.c */
 int pass_plan_memory(Graph *g, PassContext *ctx, Diag *d);       /* plan_memory.c */
 /* Check a memory plan (plan_memory.c): every live value placed inside its buffer, and no two

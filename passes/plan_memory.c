@@ -202,14 +202,21 @@ static void pm_view(Plan *P, int x, int y)
 }
 
 /* Conv's residual (input 3) is read at exactly the output element it produces. */
-static int pm_conv_residual(const Node *n) { return n->op == OP_CONV && n->n_in > 3 && n->in[3] >= 0; }
+/* The residual input slot of a Conv (3) or PatternConv (5) that has one, else -1. */
+static int pm_residual_slot(const Node *n)
+{
+    if (n->op == OP_CONV && n->n_in > 3 && n->in[3] >= 0) return 3;
+    if (n->op == OP_PATTERN_CONV && n->n_in > 5 && n->in[5] >= 0) return 5;
+    return -1;
+}
+static int pm_conv_residual(const Node *n) { return pm_residual_slot(n) >= 0; }
 
 /* May node n write its output over its input k (given the byte sizes match and k dies there)?
  * Elementwise ops: any input, except that variadic Max/Min/Sum/Mean fold their inputs into the
- * output one after the other, so only the first two; Conv: only the residual. */
+ * output one after the other, so only the first two; Conv, PatternConv: only the residual. */
 static int pm_inplace_slot(const Node *n, int k)
 {
-    if (pm_conv_residual(n)) return k == 3;
+    if (pm_conv_residual(n)) return k == pm_residual_slot(n);
     if (!pm_is_elementwise(n->op)) return 0;
     if (n->op == OP_MAX || n->op == OP_MIN || n->op == OP_SUM || n->op == OP_MEAN) return k < 2;
     return 1;

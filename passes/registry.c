@@ -24,6 +24,9 @@
  *   fuse-residual      Add(conv, other) -> Conv residual input; after layout, so the residual
  *                      has the Conv output's (blocked) type.
  *   fuse-activation    again: the Relu that followed the residual Add now follows the Conv.
+ *   pattern-group      pruned convs (prune metadata) -> PatternPad + PatternConv where the
+ *                      sparse kernel is predicted faster; after the fusions (it keeps the
+ *                      activation and residual), then dce for the dense weights it replaced.
  *   schedule           register tiles of the blocked convs, whose shapes are now final.
  *   plan-memory        last: any later rewrite would invalidate the buffers it assigns.
  */
@@ -49,6 +52,9 @@ const PassInfo pass_registry[] = {
     {"layout", "move f32 2-D convolution chains to the blocked NCHW16c layout (LayoutTransform at the borders)",
      pass_layout},
     {"fuse-residual", "fuse Add(conv_out, other) into the Conv as its residual input", pass_fuse_residual},
+    {"pattern-group",
+     "pattern-pruned blocked convs -> PatternPad + PatternConv (compact storage, tile, dense-or-sparse choice)",
+     pass_pattern_group},
     {"schedule", "set register-tile attributes (sched_oc_tile, sched_ow_tile) of blocked convs", pass_schedule},
     {"plan-memory", "assign every value a buffer and offset (workspace by liveness, views, in place)",
      pass_plan_memory},
@@ -69,6 +75,6 @@ const char *pass_default_pipeline(void) { return default_pipeline; }
 
 static const char codegen_pipeline[] =
     "infer-shapes,fold-constants,remove-identity,canonicalize-gemm,fold-batchnorm,fuse-activation,dce,"
-    "layout,fuse-residual,fuse-activation,schedule,plan-memory";
+    "layout,fuse-residual,fuse-activation,pattern-group,dce,schedule,plan-memory";
 
 const char *pass_codegen_pipeline(void) { return codegen_pipeline; }

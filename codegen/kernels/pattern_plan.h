@@ -1,0 +1,150 @@
+/* pattern_plan.h — the schedule of a pattern-sparse convolution (codegen/kernels/pattern.h):
+ * the register tiles the kernel instantiates, the geometry of a tile walk, the load plan and the
+ * cost model, in one place for the pass that chooses them (passes/pattern_group.c), the lowering
+ * (codegen/lower_pattern.c) and the kernel tests. Header-only C, no kernel code.
+ *
+ * A tile is R x U vectors of 16 output pixels of one filter, accumulated in registers:
+ *   rows mode (R >= 1): vector (r, u) holds output row r0 + r, columns c0 + 16u .. c0 + 16u + 15
+ *     (rows of the copies are cw apart, cw = PW rounded up to 16); tiles cover
+ *     ceil(OH/R) x ceil(OW/(16U)).
+ *   flat mode (R = 1): vectors are 16 consecutive positions q of the flattened grid
+ *     [OH x PW] (columns OW .. PW-1 of a row are computed and dropped), so small images waste
+ *     only PW/OW instead of a whole vector per row.
+ * Load plan: a kernel's tap t reads, for vector (r, u), its copy (below) at row r + dy(t) —
+ * in rows mode taps whose (phase, dx, r + dy) coincide are ONE load (LLVM's GVN merges the
+ * identical addresses of the unrolled body), so per kernel the loads are the distinct
+ * (phase, dx, row, u), the weights' NT broadcasts and the filter's R*U accumulators, against
+ * NT*R*U FMAs; all aligned.
+ */
+#ifndef PPCC_KERNELS_PATTERN_PLAN_H
+#define PPCC_KERNELS_PATTERN_PLAN_H
+
+#include <stdint.h>
+
+#define KPAT_KMAX 16  /* patterns per layer the kernel handles */
+#define KPAT_NTMAX 9  /* taps per pattern */
+#define KPAT_RUMAX 16 /* accumulators per tile */
+
+/* The compiled tiles: {flat, R, U}. X-macro so kernels, lowering and tests agree. */
+#define KPAT_TILES(X)                                                                              \
+    X(1, 1, 2) X(1, 1, 3) X(1, 1, 4) X(1, 1, 6) X(0, 2, 1) X(0, 4, 1) X(0, 6, 1) X(0, 8, 1)       \
+    X(0, 2, 2) X(0, 3, 2) X(0, 4, 2) X(0, 2, 3) X(0, 3, 3) X(0, 2, 4) X(0, 1, 4) X(0, 3, 4) X(0, 4, 4)  \
+    X(1, 1, 8) X(0, 6, 2) X(0, 8, 2) X(0, 4, 3)
+
+typedef struct KPatTile {
+    int flat, r, u;
+} KPatTile;
+
+static const KPatTile kpat_tiles[] = {
+#define KPAT_T(F, R, U) {F, R, U},
+    KPAT_TILES(KPAT_T)
+#undef KPAT_T
+};
+#define KPAT_NTILES ((int)(sizeof kpat_tiles / sizeof kpat_tiles[0]))
+
+/* A tap of a pattern: phase plane, row and column shift. */
+typedef struct KPatTap {
+    int32_t phase, dy, dx;
+} KPatTap;
+
+/* Taps of mask `mask` (bit kh*kw_ + kw) of a kh_ x kw_ kernel with strides/dilations; returns NT. */
+static inline int kpat_taps(int64_t mask, int64_t kh_, int64_t kw_, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+                            KPatTap *out)
+{
+    int t = 0;
+    for (int64_t bit = 0; bit < kh_ * kw_; bit++)
+        if (mask >> bit & 1) {
+            int64_t ey = bit / kw_ * dh, ex = bit % kw_ * dw;
+            out[t].phase = (int32_t)((ey % sh) * sw + ex % sw);
+            out[t].dy = (int32_t)(ey / sh);
+            out[t].dx = (int32_t)(ex / sw);
+            t++;
+        }
+    return t;
+}
+
+/* Distinct loads of one kernel with these taps in a tile (the load plan). */
+static inline int kpat_loads(const KPatTap *taps, int nt, const KPatTile *tl)
+{
+    if (tl->flat) return nt * tl->u;
+    int n = 0;
+    for (int r = 0; r < tl->r; r++)
+        for (int t = 0; t < nt; t++) {
+            int dup = 0;
+            for (int r2 = 0; r2 <= r && !dup; r2++)
+                for (int t2 = 0; t2 < (r2 == r ? t : nt) && !dup; t2++)
+                    dup = taps[t2].phase == taps[t].phase && taps[t2].dx == taps[t].dx &&
+                          r2 + taps[t2].dy == r + taps[t].dy;
+            n += !dup;
+        }
+    return n * tl->u;
+}
+
+/* Output grid walk of a tile and the size of the input copies it reads (below). */
+typedef struct KPatWalk {
+    int64_t tiles, tiles_c; /* per image; rows mode: tile = tr * tiles_c + tc */
+    int64_t ch, cw;         /* rows x columns of every copy; cw is a multiple of 16 */
+} KPatWalk;
+
+static inline int64_t kpat_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* oh x ow outputs, phase planes pw columns wide (ow + the largest dx), largest dy maxdy. */
+static inline KPatWalk kpat_walk(const KPatTile *tl, int64_t oh, int64_t ow, int64_t pw, int64_t maxdy)
+{
+    KPatWalk w;
+    if (tl->flat) {
+        w.tiles = kpat_cdiv(oh * pw, 16 * tl->u);
+        w.tiles_c = 1;
+        w.ch = 1;
+        w.cw = w.tiles * 16 * tl->u;
+    } else {
+        w.tiles_c = kpat_cdiv(ow, 16 * tl->u);
+        w.tiles = kpat_cdiv(oh, tl->r) * w.tiles_c;
+        w.cw = kpat_cdiv(pw, 16) * 16;
+        w.ch = kpat_cdiv(oh, tl->r) * tl->r + maxdy + kpat_cdiv(w.tiles_c * 16 * tl->u, w.cw);
+    }
+    return w;
+}
+
+/* The input copies (PatternPad's output): every tap reads one copy at a multiple of 16 floats,
+ * so all the kernel's loads are aligned (an unaligned 64-byte load splits two cache lines and
+ * costs two). Copy (phase, dy, dx) of a phase plane P (ir/pattern.c):
+ *   rows mode, dy = 0: copy[i][j] = P[i][j + dx], rows cw apart; tap (phase, dy, dx) reads
+ *                      copy (phase, 0, dx) at offset dy * cw;
+ *   flat mode:         copy[q] = P_flat[q + dy*pw + dx]; a tap reads its own copy at 0. */
+#define KPAT_CMAX 12
+
+typedef struct KPatCopies {
+    int n;
+    int32_t key[KPAT_CMAX][3]; /* phase, dy, dx */
+} KPatCopies;
+
+/* Index of the copy tap t reads (added if new); -1 when there are too many. */
+static inline int kpat_copy_of(KPatCopies *cp, const KPatTap *t, int flat)
+{
+    int32_t dy = flat ? t->dy : 0;
+    for (int i = 0; i < cp->n; i++)
+        if (cp->key[i][0] == t->phase && cp->key[i][1] == dy && cp->key[i][2] == t->dx) return i;
+    if (cp->n == KPAT_CMAX) return -1;
+    cp->key[cp->n][0] = t->phase, cp->key[cp->n][1] = dy, cp->key[cp->n][2] = t->dx;
+    return cp->n++;
+}
+
+/* Offset of tap t in the copies of one channel (n copies of ch x cw). */
+static inline int64_t kpat_tap_offset(const KPatCopies *cp, const KPatTap *t, int flat, int64_t ch, int64_t cw)
+{
+    int32_t dy = flat ? t->dy : 0;
+    for (int i = 0; i < cp->n; i++)
+        if (cp->key[i][0] == t->phase && cp->key[i][1] == dy && cp->key[i][2] == t->dx)
+            return (int64_t)i * ch * cw + (flat ? 0 : (int64_t)t->dy * cw);
+    return -1;
+}
+
+/* Does the tile fit the registers (accumulators + a broadcast + two loads in flight)? */
+static inline int kpat_tile_fits(const KPatTile *tl, int vector_bits, int vregs)
+{
+    int per = vector_bits >= 512 ? 1 : vector_bits >= 256 ? 2 : 4;
+    return tl->r * tl->u <= KPAT_RUMAX && (tl->r * tl->u + 3) * per <= (vregs > 0 ? vregs : 16);
+}
+
+#endif

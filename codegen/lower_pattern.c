@@ -1,0 +1,124 @@
+/* lower_pattern.c — lowering functions (codegen/lowering.h) of the pattern-sparse convolution
+ * ops PatternPad and PatternConv (ir/pattern.c) to the kernels of codegen/kernels/pattern.h.
+ *
+ * PatternConv: f32, blocked (NCHW16c) output, at most KPAT_KMAX patterns of at most KPAT_NTMAX
+ * taps, the tile named by the schedule attributes sched_flat/sched_rows/sched_vecs must be a
+ * compiled one (pattern_plan.h KPAT_TILES) and its walk must stay inside the planes. The tap
+ * offsets of every pattern go into the parameter struct (constants of the specialised layer);
+ * w, idx and runs are the node's constant inputs; the bias is copied into a blob padded to
+ * whole blocks. Anything else returns 0 (the interpreter's kernel).
+ */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/kernels/pattern.h"
+#include "codegen/lowering.h"
+#include "ir/activation.h"
+#include "ir/pattern.h"
+
+int cg_lower_pattern_pad(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
+{
+    (void)t, (void)d;
+    if (n->op != OP_PATTERN_PAD) return 0;
+    const Value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
+    if (x->dtype != DT_F32 || y->rank != 5 || y->dims[2] > KPAT_CMAX) return 0;
+    int c1 = 0, c2 = 0, c3 = 0, c4 = 0;
+    const int64_t *st = ir_attr_ints(n, "strides", &c1), *pads = ir_attr_ints(n, "pads", &c2);
+    const int64_t *plane = ir_attr_ints(n, "plane", &c3), *copies = ir_attr_ints(n, "copies", &c4);
+    if (!st || !pads || !plane || !copies || c1 != 2 || c2 != 2 || c3 != 2 || c4 != 3 * y->dims[2]) return 0;
+    const char *layout = ir_attr_str(n, "layout", NULL);
+    KPadParams p;
+    memset(&p, 0, sizeof p);
+    p.blocked = layout && !strcmp(layout, "NCHW16c");
+    p.flat = ir_attr_int(n, "flat", 0) != 0;
+    p.c = (int32_t)y->dims[1], p.cb = (int32_t)((y->dims[1] + KC_VL - 1) / KC_VL);
+    p.h = (int32_t)x->dims[2], p.w = (int32_t)x->dims[3];
+    p.sh = (int32_t)st[0], p.sw = (int32_t)st[1], p.pt = (int32_t)pads[0], p.pl = (int32_t)pads[1];
+    p.ph = (int32_t)plane[0], p.pw = (int32_t)plane[1];
+    p.nc = (int32_t)y->dims[2], p.ch = (int32_t)y->dims[3], p.cw = (int32_t)y->dims[4];
+    for (int s = 0; s < p.nc; s++)
+        for (int j = 0; j < 3; j++) p.copies[s][j] = (int32_t)copies[3 * s + j];
+    p.n_work = y->dims[0] * (p.blocked ? p.cb : p.c);
+    cg_call_init(call, "k_pattern_pad");
+    cg_call_params(call, &p, sizeof p);
+    cg_call_value(call, n->in[0]);
+    cg_call_value(call, n->out[0]);
+    call->n_work = p.n_work;
+    call->grain = 1;
+    snprintf(call->note, sizeof call->note, "pattern pad C=%d %dx%d -> %d %s copies %dx%d", p.c, p.h, p.w, p.nc,
+             p.flat ? "flat" : "row", p.ch, p.cw);
+    return 1;
+}
+
+int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
+{
+    (void)t;
+    if (n->op != OP_PATTERN_CONV) return 0;
+    PatGeom geo;
+    if (ir_pattern_geom(g, n, &geo, d)) return -1;
+    if (!geo.blocked || geo.k > KPAT_KMAX || geo.nt > KPAT_NTMAX) return 0;
+    for (int i = 1; i <= 4; i++)
+        if (g->values[n->in[i]].kind != VAL_CONST || !g->values[n->in[i]].data) return 0;
+    KPatTile tile = {(int)ir_attr_int(n, "sched_flat", 1), (int)ir_attr_int(n, "sched_rows", 1),
+                     (int)ir_attr_int(n, "sched_vecs", 4)};
+    char fn[64] = "";
+    for (int i = 0; i < KPAT_NTILES; i++)
+        if (kpat_tiles[i].flat == tile.flat && kpat_tiles[i].r == tile.r && kpat_tiles[i].u == tile.u)
+            snprintf(fn, sizeof fn, "k_pattern_conv_%d_%d_%d", tile.flat, tile.r, tile.u);
+    if (!fn[0]) return 0;
+    if (tile.flat != geo.flat) return 0;
+    int64_t maxdy = (geo.kh - 1) * geo.dh / geo.sh;
+    KPatWalk walk = kpat_walk(&tile, geo.oh, geo.ow, geo.pw, maxdy);
+    if (walk.ch != geo.ch || walk.cw != geo.cw) return 0; /* copies not made for this tile walk */
+    Activation act;
+    if (activation_from_node(n, &act, d)) return -1;
+
+    KPatParams p;
+    memset(&p, 0, sizeof p);
+    p.tiles = walk.tiles, p.tiles_c = walk.tiles_c;
+    p.chan_stride = geo.ncopy * geo.ch * geo.cw;
+    p.img_stride = geo.c * p.chan_stride;
+    p.m = (int32_t)geo.m, p.mb = (int32_t)((geo.m + KC_VL - 1) / KC_VL);
+    p.oh = (int32_t)geo.oh, p.ow = (int32_t)geo.ow, p.pw = (int32_t)geo.pw, p.cw = (int32_t)geo.cw;
+    p.ncb = (int32_t)geo.ncb, p.k = (int32_t)geo.k, p.nt = (int32_t)geo.nt;
+    p.y_img = (int64_t)p.mb * geo.oh * geo.ow * KC_VL;
+    p.act = (int32_t)act.kind, p.alpha = (float)act.alpha, p.beta = (float)act.beta;
+    for (int64_t q = 0; q < geo.k; q++) {
+        int t = 0;
+        for (int64_t bit = 0; bit < geo.kh * geo.kw; bit++) {
+            if (!(geo.masks[q] >> bit & 1)) continue;
+            int64_t tap[3];
+            if (ir_pattern_tap(&geo, bit, tap)) return 0;
+            p.off[q][t++] = (int32_t)(tap[0] * geo.ch * geo.cw + tap[1] * geo.cw);
+        }
+    }
+    p.n_work = geo.n * walk.tiles * p.mb;
+
+    float *bias = NULL;
+    if (posix_memalign((void **)&bias, 64, (size_t)p.mb * KC_VL * sizeof(float))) bias = NULL;
+    IR_ASSERT(bias != NULL);
+    memset(bias, 0, (size_t)p.mb * KC_VL * sizeof(float));
+    memcpy(bias, g->values[n->in[4]].data, (size_t)geo.m * sizeof(float));
+
+    cg_call_init(call, fn);
+    cg_call_params(call, &p, sizeof p);
+    cg_call_value(call, n->in[0]);
+    cg_call_value(call, n->in[1]);
+    cg_call_value(call, n->in[2]);
+    cg_call_value(call, n->in[3]);
+    cg_call_blob(call, bias, (size_t)p.mb * KC_VL * sizeof(float), 64);
+    if (n->n_in > 5 && n->in[5] >= 0)
+        cg_call_value(call, n->in[5]);
+    else
+        cg_call_none(call);
+    cg_call_value(call, n->out[0]);
+    call->n_work = p.n_work;
+    call->grain = 1;
+    snprintf(call->note, sizeof call->note, "pattern conv %lldx%lld K=%lld NT=%lld NK=%lld tile %s %dx%d cblock %lld",
+             (long long)geo.m, (long long)geo.c, (long long)geo.k, (long long)geo.nt, (long long)geo.nk,
+             tile.flat ? "flat" : "rows", tile.r, tile.u, (long long)geo.cblock);
+    return 1;
+}

@@ -1,0 +1,312 @@
+/* pattern_group.c — pass "pattern-group": a pattern-pruned convolution becomes PatternPad +
+ * PatternConv with compact filter-kernel-weight storage (ops defined in ir/pattern.c; schedule
+ * and cost model in codegen/kernels/pattern_plan.h; docs/codegen.md §6).
+ *
+ * Candidates: Conv nodes carrying the prune pass's metadata (prune_patterns, prune_ids) whose
+ * output is blocked (layout = "NCHW16c", i.e. after the layout pass), group 1, f32, constant
+ * weights, and whose weights really are zero outside each kernel's pattern and in removed
+ * kernels (otherwise the rewrite would change results: kept dense, the reason recorded).
+ * Per layer, dense or sparse: the register tile (pattern_plan.h KPAT_TILES) and input-channel
+ * block with the lowest predicted cycles, against the dense kernel's predicted cycles; sparse
+ * only when it is predicted faster (PassContext.pattern_mode: 0 auto, 1 always sparse,
+ * -1 never; PassContext.pattern_tile forces a tile, for the tests). Layers kept dense get an attribute pattern_dense = "<reason>".
+ *
+ * The rewrite: x -> PatternPad (zero padding, stride phases; planes sized for the tile walk) ->
+ * PatternConv with inputs (planes, w [NK, NT], idx [NK], runs, bias[, residual]) in the order
+ * filter, input-channel block, pattern, channel; the Conv's activation and output value are
+ * kept. The informational attribute pattern_stats summarises the layer for dumps and --stats:
+ * kernels kept, pattern histogram, bytes against dense, tile, loads per FMA with and without
+ * the load plan, predicted cycles sparse and dense.
+ * Filters are not reordered: every output block of 16 filters is one work item per tile, and
+ * work items are ordered tile-major so that each thread's share of a layer spans all filters.
+ */
+#include "passes/passes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/kernels/pattern_plan.h"
+
+#define BLK IR_LAYOUT_BLOCK
+#define SLAB_BYTES 32768 /* input-channel block: the planes a tile reads should fit L1 */
+
+typedef struct PatLayer {
+    int64_t M, C, KH, KW, K, NT, NK;
+    ConvGeom geo;
+    int64_t maxdy, maxdx, pw, nphase;
+    int64_t hist[KPAT_KMAX];
+    KPatTap taps[KPAT_KMAX][KPAT_NTMAX];
+    const int64_t *masks;
+    const int16_t *ids;
+} PatLayer;
+
+typedef struct PatChoice {
+    KPatTile tile;
+    KPatWalk walk;
+    KPatCopies copies;
+    int64_t cblock, ncb;
+    double cycles, loads_plan, loads_naive;
+} PatChoice;
+
+/* Input channels per block: the copies' rows a tile reads for a block should fit in L1. */
+static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies *cp)
+{
+    int64_t per_ch = (int64_t)cp->n * 16 * t->u * (t->flat ? 1 : t->r + L->maxdy) * 4;
+    int64_t cb = SLAB_BYTES / per_ch;
+    if (cb < 4) cb = 4;
+    if (cb > L->C) cb = L->C;
+    return cb;
+}
+
+/* Predicted cycles of tile t for one image; fills c (returns -1 if the tile needs more copies
+ * than the kernel handles). Per kernel: its FMAs on two ports, its
+ * loads (taps by the load plan, weight broadcasts, the filter's accumulators) on two ports, the
+ * accumulator stores on one, plus 2 cycles of loop; per run 12 (its end is mispredicted). */
+static int cost_tile(const PatLayer *L, const KPatTile *t, PatChoice *c)
+{
+    c->tile = *t;
+    c->walk = kpat_walk(t, L->geo.out[0], L->geo.out[1], L->pw, L->maxdy);
+    c->copies.n = 0;
+    for (int64_t p = 0; p < L->K; p++)
+        for (int64_t i = 0; i < L->NT; i++)
+            if (kpat_copy_of(&c->copies, &L->taps[p][i], t->flat) < 0) return -1;
+    c->cblock = cblock_for(L, t, &c->copies);
+    c->ncb = (L->C + c->cblock - 1) / c->cblock;
+    const int ru = t->r * t->u;
+    double per_tile = 0, fmas = 0, loads = 0;
+    for (int64_t p = 0; p < L->K; p++) {
+        int ld = kpat_loads(L->taps[p], (int)L->NT, t);
+        double f = (double)(L->NT * ru) / 2.0, l = (double)(ld + L->NT + ru) / 2.0, st = (double)ru;
+        double cyc = f > l ? f : l;
+        per_tile += (double)L->hist[p] * ((cyc > st ? cyc : st) + 2.0);
+        fmas += (double)L->hist[p] * (double)(L->NT * ru);
+        loads += (double)L->hist[p] * (double)(ld + L->NT);
+    }
+    int64_t mb = (L->M + BLK - 1) / BLK;
+    per_tile += (double)(mb * c->ncb * L->K) * 12.0; /* runs */
+    per_tile += (double)(mb * ru * BLK) * 2.0;      /* epilogue */
+    c->cycles = per_tile * (double)c->walk.tiles;
+    c->loads_plan = fmas > 0 ? loads / fmas : 0;
+    c->loads_naive = (double)(L->NT * ru + L->NT + ru) / (double)(L->NT * ru);
+    return 0;
+}
+
+/* Why node i cannot become a PatternConv (NULL: it can); fills L. */
+static const char *examine(const Graph *g, int i, PatLayer *L)
+{
+    const Node *n = &g->nodes[i];
+    memset(L, 0, sizeof *L);
+    const Tensor *ids = ir_attr_tensor(n, "prune_ids");
+    int cnt = 0;
+    L->masks = ir_attr_ints(n, "prune_patterns", &cnt);
+    L->K = cnt;
+    if (!ids || !L->masks) return "no pattern metadata";
+    const char *layout = ir_attr_str(n, "layout", NULL);
+    if (!layout || strcmp(layout, "NCHW16c")) return "not in the blocked layout";
+    if (ir_attr_int(n, "group", 1) != 1) return "grouped";
+    if (n->n_in < 2 || !pass_value_is_const(g, n->in[1])) return "weights not constant";
+    const Value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
+    if (x->dtype != DT_F32 || w->dtype != DT_F32 || y->dtype != DT_F32 || w->rank != 4) return "not f32 2-D";
+    if (n->n_in > 2 && n->in[2] >= 0 && (!pass_value_is_const(g, n->in[2]) || g->values[n->in[2]].dtype != DT_F32))
+        return "bias not constant";
+    L->M = w->dims[0], L->C = w->dims[1], L->KH = w->dims[2], L->KW = w->dims[3];
+    if (L->K < 1 || L->K > KPAT_KMAX) return "more patterns than the kernel handles (16)";
+    if (L->KH * L->KW > 30) return "kernel too large";
+    if (ids->dtype != DT_I16 || ids->rank != 2 || ids->dims[0] != L->M || ids->dims[1] != L->C)
+        return "prune_ids does not match the weights";
+    int blocked = x->rank == 5;
+    int64_t xdims[4] = {x->dims[0], L->C, x->dims[2], x->dims[3]};
+    if (blocked ? x->dims[1] != (L->C + BLK - 1) / BLK : x->rank != 4 || x->dims[1] != L->C)
+        return "input shape";
+    Diag d = {{0}};
+    if (ir_conv_geometry(n, 4, xdims, w->dims, &L->geo, &d) || L->geo.nsp != 2) return "not a 2-D conv";
+    L->NT = -1;
+    for (int64_t p = 0; p < L->K; p++) {
+        if (L->masks[p] <= 0 || L->masks[p] >= ((int64_t)1 << (L->KH * L->KW))) return "bad pattern mask";
+        int nt = kpat_taps(L->masks[p], L->KH, L->KW, L->geo.stride[0], L->geo.stride[1], L->geo.dilation[0],
+                           L->geo.dilation[1], L->taps[p]);
+        if (nt > KPAT_NTMAX) return "pattern with more than 9 taps";
+        if (L->NT >= 0 && nt != L->NT) return "patterns of different sizes";
+        L->NT = nt;
+    }
+    L->ids = ids->data;
+    const float *wd = w->data;
+    const int64_t kk = L->KH * L->KW;
+    for (int64_t m = 0; m < L->M; m++)
+        for (int64_t c = 0; c < L->C; c++) {
+            int id = L->ids[m * L->C + c];
+            if (id < -1 || id >= L->K) return "pattern id out of range";
+            int64_t mask = id < 0 ? 0 : L->masks[id];
+            for (int64_t t = 0; t < kk; t++)
+                if (!(mask >> t & 1) && wd[(m * L->C + c) * kk + t] != 0.0f) return "weights outside the patterns";
+            if (id >= 0) L->hist[id]++, L->NK++;
+        }
+    L->nphase = L->geo.stride[0] * L->geo.stride[1];
+    L->maxdy = (L->KH - 1) * L->geo.dilation[0] / L->geo.stride[0];
+    L->maxdx = (L->KW - 1) * L->geo.dilation[1] / L->geo.stride[1];
+    L->pw = L->geo.out[1] + L->maxdx;
+    return NULL;
+}
+
+static void rewrite(Graph *g, int i, const PatLayer *L, const PatChoice *ch, const char *stats)
+{
+    Node *n = &g->nodes[i];
+    int64_t masks[KPAT_KMAX]; /* L->masks points into the attribute that goes away */
+    memcpy(masks, L->masks, (size_t)L->K * sizeof(int64_t));
+    const int64_t kk = L->KH * L->KW, ncb = ch->ncb;
+    const float *wd = g->values[n->in[1]].data;
+    float *cw = xmalloc((size_t)(L->NK * L->NT + 1) * sizeof(float));
+    int32_t *idx = xmalloc((size_t)(L->NK + 1) * sizeof(int32_t));
+    const int64_t mb = (L->M + BLK - 1) / BLK, nruns = mb * ncb * L->K;
+    int32_t *runs = xmalloc((size_t)(nruns + 1) * sizeof(int32_t));
+    int64_t nk = 0;
+    for (int64_t ob = 0; ob < mb; ob++)
+        for (int64_t cb = 0; cb < ncb; cb++)
+            for (int64_t p = 0; p < L->K; p++) {
+                runs[(ob * ncb + cb) * L->K + p] = (int32_t)nk;
+                int64_t c1 = (cb + 1) * ch->cblock < L->C ? (cb + 1) * ch->cblock : L->C;
+                for (int64_t c = cb * ch->cblock; c < c1; c++)
+                    for (int64_t f = 0; f < BLK && ob * BLK + f < L->M; f++) {
+                        const int64_t m = ob * BLK + f;
+                        if (L->ids[m * L->C + c] != p) continue;
+                        int t = 0;
+                        for (int64_t bit = 0; bit < kk; bit++)
+                            if (L->masks[p] >> bit & 1) cw[nk * L->NT + t++] = wd[(m * L->C + c) * kk + bit];
+                        idx[nk++] = (int32_t)(c * BLK + f);
+                    }
+            }
+    runs[nruns] = (int32_t)nk;
+
+    char name[300];
+    const char *base = n->name ? n->name : "conv";
+    int64_t wdims[2] = {L->NK, L->NT}, idims[1] = {L->NK}, rdims[1] = {nruns + 1}, bdims[1] = {L->M};
+    snprintf(name, sizeof name, "%s_pw", base);
+    int vw = ir_const_add(g, name, DT_F32, 2, wdims, cw);
+    snprintf(name, sizeof name, "%s_pidx", base);
+    int vi = ir_const_add(g, name, DT_I32, 1, idims, idx);
+    snprintf(name, sizeof name, "%s_pruns", base);
+    int vr = ir_const_add(g, name, DT_I32, 1, rdims, runs);
+    int vb;
+    n = &g->nodes[i];
+    if (n->n_in > 2 && n->in[2] >= 0) {
+        vb = n->in[2];
+    } else {
+        float *z = xcalloc((size_t)L->M, sizeof(float));
+        snprintf(name, sizeof name, "%s_pbias", base);
+        vb = ir_const_add(g, name, DT_F32, 1, bdims, z);
+        free(z);
+    }
+    free(cw), free(idx), free(runs);
+
+    /* PatternPad */
+    n = &g->nodes[i];
+    const Value *x = &g->values[n->in[0]];
+    int xin = n->in[0], res = n->n_in > 3 ? n->in[3] : -1;
+    int64_t cdims[5] = {x->dims[0], L->C, ch->copies.n, ch->walk.ch, ch->walk.cw};
+    snprintf(name, sizeof name, "%s_copies", base);
+    int vp = ir_value_add(g, name, DT_F32, 5, cdims);
+    snprintf(name, sizeof name, "%s_pad", base);
+    int pn = ir_node_add(g, OP_PATTERN_PAD, name, 1, &xin, 1, &vp);
+    ir_node_set_int(g, pn, "channels", L->C);
+    if (x->rank == 5) ir_node_set_str(g, pn, "layout", "NCHW16c");
+    int64_t st[2] = {L->geo.stride[0], L->geo.stride[1]}, pads[2] = {L->geo.pad_begin[0], L->geo.pad_begin[1]};
+    int64_t plane[2] = {L->geo.out[0] + L->maxdy, L->pw}, copy[2] = {ch->walk.ch, ch->walk.cw};
+    int64_t keys[3 * KPAT_CMAX];
+    for (int k = 0; k < ch->copies.n; k++)
+        for (int j = 0; j < 3; j++) keys[3 * k + j] = ch->copies.key[k][j];
+    ir_node_set_ints(g, pn, "strides", st, 2);
+    ir_node_set_ints(g, pn, "pads", pads, 2);
+    ir_node_set_ints(g, pn, "plane", plane, 2);
+    ir_node_set_int(g, pn, "flat", ch->tile.flat);
+    ir_node_set_ints(g, pn, "copies", keys, 3 * ch->copies.n);
+    ir_node_set_ints(g, pn, "copy", copy, 2);
+
+    /* the Conv becomes the PatternConv */
+    int in[6] = {vp, vw, vi, vr, vb, res};
+    ir_node_set_inputs(g, i, res >= 0 ? 6 : 5, in);
+    n = &g->nodes[i];
+    n->op = OP_PATTERN_CONV;
+    int64_t ks[2] = {L->KH, L->KW}, dl[2] = {L->geo.dilation[0], L->geo.dilation[1]};
+    int64_t out[3] = {L->M, L->geo.out[0], L->geo.out[1]};
+    static const char *const drop[] = {"pads", "auto_pad", "group", "prune_ids", "sched_oc_tile", "sched_ow_tile"};
+    for (size_t k = 0; k < sizeof drop / sizeof drop[0]; k++) ir_node_remove_attr(g, i, drop[k]);
+    ir_node_remove_attr(g, i, "prune_patterns");
+    ir_node_set_ints(g, i, "patterns", masks, (int)L->K);
+    ir_node_set_ints(g, i, "kernel_shape", ks, 2);
+    ir_node_set_ints(g, i, "strides", st, 2);
+    ir_node_set_ints(g, i, "dilations", dl, 2);
+    ir_node_set_ints(g, i, "out", out, 3);
+    ir_node_set_int(g, i, "channels", L->C);
+    ir_node_set_int(g, i, "cblock", ch->cblock);
+    ir_node_set_int(g, i, "flat", ch->tile.flat);
+    ir_node_set_ints(g, i, "copies", keys, 3 * ch->copies.n);
+    ir_node_set_int(g, i, "plane_w", L->pw);
+    ir_node_set_int(g, i, "sched_flat", ch->tile.flat);
+    ir_node_set_int(g, i, "sched_rows", ch->tile.r);
+    ir_node_set_int(g, i, "sched_vecs", ch->tile.u);
+    ir_node_set_str(g, i, "pattern_stats", stats);
+}
+
+int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
+{
+    const int mode = ctx ? ctx->pattern_mode : 0;
+    const int vbits = ctx && ctx->target_vector_bits ? ctx->target_vector_bits : 512;
+    const int vregs = ctx && ctx->target_vregs ? ctx->target_vregs : 32;
+    int changed = 0;
+    const int n0 = g->n_nodes;
+    for (int i = 0; i < n0; i++) {
+        Node *n = &g->nodes[i];
+        if (n->dead || n->op != OP_CONV || !ir_attr_tensor(n, "prune_ids")) continue;
+        PatLayer L;
+        const char *why = examine(g, i, &L);
+        if (!why && mode < 0) why = "dense by option";
+        if (why) {
+            ir_node_set_str(g, i, "pattern_dense", why);
+            continue;
+        }
+        PatChoice best = {.cycles = -1};
+        for (int t = 0; t < KPAT_NTILES; t++) {
+            if (!kpat_tile_fits(&kpat_tiles[t], vbits, vregs)) continue;
+            PatChoice c;
+            if (cost_tile(&L, &kpat_tiles[t], &c)) continue;
+            if (ctx && ctx->pattern_tile[2]) { /* a forced tile (tests) */
+                if (ctx->pattern_tile[0] == kpat_tiles[t].flat && ctx->pattern_tile[1] == kpat_tiles[t].r &&
+                    ctx->pattern_tile[2] == kpat_tiles[t].u) {
+                    best = c;
+                    break;
+                }
+                continue;
+            }
+            if (best.cycles < 0 || c.cycles < best.cycles) best = c;
+        }
+        const int64_t N = g->values[n->in[0]].dims[0];
+        double dense = (double)(L.geo.out[0] * L.geo.out[1] * L.M * L.C * L.KH * L.KW) / 16.0 / 2.0 / 0.85;
+        double sparse = best.cycles;
+        char hist[200] = "";
+        size_t hl = 0;
+        for (int64_t p = 0; p < L.K && hl + 24 < sizeof hist; p++)
+            hl += (size_t)snprintf(hist + hl, sizeof hist - hl, "%s%lld", p ? "," : "", (long long)L.hist[p]);
+        int64_t dense_bytes = L.M * L.C * L.KH * L.KW * 4;
+        int64_t bytes = L.NK * (L.NT + 1) * 4 + (((L.M + BLK - 1) / BLK) * best.ncb * L.K + 1) * 4;
+        char stats[512];
+        snprintf(stats, sizeof stats,
+                 "filters %lld, kernels kept %lld of %lld (%.1f%%), patterns [%s], %lld bytes vs %lld dense "
+                 "(%.2fx), tile %s %dx%d, cblock %lld, loads/FMA %.2f planned vs %.2f naive, predicted "
+                 "%.2f Mcycles vs %.2f dense",
+                 (long long)L.M, (long long)L.NK, (long long)(L.M * L.C), 100.0 * (double)L.NK / (double)(L.M * L.C),
+                 hist, (long long)bytes, (long long)dense_bytes, (double)dense_bytes / (double)(bytes ? bytes : 1),
+                 best.tile.flat ? "flat" : "rows", best.tile.r, best.tile.u, (long long)best.cblock, best.loads_plan,
+                 best.loads_naive, sparse * (double)N / 1e6, dense * (double)N / 1e6);
+        if (mode == 0 && !(sparse < dense)) {
+            char why2[600];
+            snprintf(why2, sizeof why2, "predicted slower than dense (%s)", stats);
+            ir_node_set_str(g, i, "pattern_dense", why2);
+            continue;
+        }
+        rewrite(g, i, &L, &best, stats);
+        changed++;
+    }
+    if (changed && ir_graph_toposort(g, d)) return -1;
+    return 0;
+}
