@@ -128,7 +128,7 @@ model-test: $(PPCC) $(PPCRUN)
 	./tests/models/run.sh $(BUILD)
 
 test: all unit-test pass-test bad-test conformance model-test runtime-test conformance-compiled \
-      codegen-test kernel-test-misc kernel-test prune-test
+      codegen-test kernel-test-misc kernel-test prune-test pattern-test
 	@echo "make test: all test groups passed"
 
 demo: all $(DEMO_BIN)
@@ -453,6 +453,12 @@ prune-smoke: $(PPCC) $(DEMO_BIN)
 accuracy: all $(DEMO_BIN)
 	$(PYTHON) tests/models/export.py $(BUILD)/models resnet18 vgg16
 	./tests/prune/accuracy.sh $(BUILD)
+# `make pattern-test` (part of `make test`): pattern-sparse code generation end to end on the
+# pruned MNIST example and resnet18 (tests/pattern/run.sh).
+.PHONY: pattern-test
+pattern-test: $(PPCC) $(PPCRUN)
+	$(PYTHON) tests/models/export.py $(BUILD)/models resnet18
+	./tests/pattern/run.sh $(BUILD)
 # ================================================================ pruning — end
 
 clean:

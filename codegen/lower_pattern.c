@@ -5,8 +5,8 @@
  * taps, the tile named by the schedule attributes sched_flat/sched_rows/sched_vecs must be a
  * compiled one (pattern_plan.h KPAT_TILES) and its walk must stay inside the planes. The tap
  * offsets of every pattern go into the parameter struct (constants of the specialised layer);
- * w, idx and runs are the node's constant inputs; the bias is copied into a blob padded to
- * whole blocks. Anything else returns 0 (the interpreter's kernel).
+ * w and runs are the node's constant inputs; idx is decoded into a blob of byte offsets (with
+ * the filter in the low bits); the bias is copied into a blob padded to whole blocks. Anything else returns 0 (the interpreter's kernel).
  */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -96,18 +96,26 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
         }
     }
     p.n_work = geo.n * walk.tiles * p.mb;
+    /* idx decoded once: byte offset of channel c's copies with the filter in the low 4 bits */
+    if (p.chan_stride % KC_VL || (double)geo.c * (double)p.chan_stride * 4.0 >= 2147483648.0) return 0;
 
     float *bias = NULL;
     if (posix_memalign((void **)&bias, 64, (size_t)p.mb * KC_VL * sizeof(float))) bias = NULL;
     IR_ASSERT(bias != NULL);
     memset(bias, 0, (size_t)p.mb * KC_VL * sizeof(float));
     memcpy(bias, g->values[n->in[4]].data, (size_t)geo.m * sizeof(float));
+    const int32_t *idx = g->values[n->in[2]].data;
+    int32_t *xoff = NULL;
+    if (posix_memalign((void **)&xoff, 64, (size_t)(geo.nk + 1) * sizeof(int32_t))) xoff = NULL;
+    IR_ASSERT(xoff != NULL);
+    for (int64_t k = 0; k < geo.nk; k++)
+        xoff[k] = (int32_t)((int64_t)(idx[k] >> 4) * p.chan_stride * 4) | (idx[k] & 15);
 
     cg_call_init(call, fn);
     cg_call_params(call, &p, sizeof p);
     cg_call_value(call, n->in[0]);
     cg_call_value(call, n->in[1]);
-    cg_call_value(call, n->in[2]);
+    cg_call_blob(call, xoff, (size_t)(geo.nk + 1) * sizeof(int32_t), 64);
     cg_call_value(call, n->in[3]);
     cg_call_blob(call, bias, (size_t)p.mb * KC_VL * sizeof(float), 64);
     if (n->n_in > 5 && n->in[5] >= 0)

@@ -41,6 +41,10 @@ typedef int32_t kc_v16i __attribute__((vector_size(64)));
  * from it after the barrier are not replaced by the values stored before it. */
 #define KC_BARRIER_ON(p) __asm__ volatile("" : : "r"(p) : "memory")
 
+/* Make pointer p opaque to the optimiser (it is computed once, into one register): memory
+ * operands then use p + constant rather than base + index addressing. */
+#define KC_OPAQUE(p) __asm__("" : "+r"(p))
+
 /* Unaligned views that may alias float buffers: loads and stores through these. */
 typedef float kc_v16u __attribute__((vector_size(64), aligned(4), may_alias));
 

@@ -22,7 +22,8 @@
  *        consecutive kernels belong to different filters, so their chains overlap)
  *   epilogue: per valid output pixel the 16 filters' sums (+ bias, + residual, activation) as
  *   one vector of the blocked output.
- * Buffers: 0 planes, 1 w [NK, NT], 2 idx [NK], 3 runs, 4 bias [MB*16] (zero padded),
+ * Buffers: 0 copies, 1 w [NK, NT], 2 xoff [NK] (the lowering's decoding of idx: c * chan_stride * 4
+ *          bytes | f, chan_stride a multiple of 16 floats), 3 runs, 4 bias [MB*16] (zero padded),
  *          5 residual (blocked, like y) or NULL, 6 y.
  * PatternPad work item = (image n, channel block of 16) for blocked input, (n, channel) for plain;
  * element by element, the source of each copy element computed as ir/pattern.c defines it.
@@ -48,56 +49,108 @@ typedef struct KPatParams {
     int32_t off[KPAT_KMAX][KPAT_NTMAX];
 } KPatParams;
 
+/* In-register transpose of 16 vectors of 16 (t[i][j] -> t[j][i]): four rounds of two-input
+ * shuffles exchanging blocks of 8, 4, 2, 1 lanes between rows i and i + block. */
+#define KPAT_LO_8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define KPAT_HI_8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define KPAT_LO_4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define KPAT_HI_4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define KPAT_LO_2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define KPAT_HI_2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define KPAT_LO_1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define KPAT_HI_1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define KPAT_ROUND(t, S)                                                                           \
+    for (int i = 0; i < KC_VL; i++)                                                               \
+        if (!(i & S)) {                                                                           \
+            kc_v16 a = t[i], b = t[i + S];                                                        \
+            t[i] = __builtin_shufflevector(a, b, KPAT_LO_##S);                                    \
+            t[i + S] = __builtin_shufflevector(a, b, KPAT_HI_##S);                                \
+        }
+KC_INLINE void kpat_transpose16(kc_v16 *t)
+{
+    KC_UNROLL KPAT_ROUND(t, 8)
+    KC_UNROLL KPAT_ROUND(t, 4)
+    KC_UNROLL KPAT_ROUND(t, 2)
+    KC_UNROLL KPAT_ROUND(t, 1)
+}
+
 typedef struct KPadParams {
     int64_t n_work;
     int32_t c, cb, h, w, sh, sw, pt, pl, ph, pw, blocked, flat, nc, ch, cw;
     int32_t copies[KPAT_CMAX][3];
 } KPadParams;
 
-/* Source of copy element (i, j) of copy s: offset in the input image's channel (or -1). */
-KC_INLINE int64_t kpat_pad_src(const KPadParams *p, int s, int32_t i, int32_t j)
+/* The copies of one channel block (blocked input: `lanes` channels from the 16 lanes of x's
+ * pixels) or one channel (plain input, lanes = 0): zero them, then walk the phase plane P
+ * element by element and write each input element to where each copy wants it (rows mode:
+ * row pi - dy, column pj - dx; flat: index pi*PW + pj - dy*PW - dx). Rows of 16 blocked
+ * pixels with stride 1 go through an in-register transpose (16 vector stores, one per
+ * channel); the rest element by element. */
+KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out, int lanes)
 {
-    const int32_t a = p->copies[s][0] / p->sw, b = p->copies[s][0] % p->sw;
-    int32_t pi, pj;
-    if (p->flat) {
-        const int64_t e = (int64_t)i * p->cw + j + (int64_t)p->copies[s][1] * p->pw + p->copies[s][2];
-        pi = (int32_t)(e / p->pw), pj = (int32_t)(e - (int64_t)(e / p->pw) * p->pw);
-    } else {
-        pi = i + p->copies[s][1], pj = j + p->copies[s][2];
+    const int64_t csz = (int64_t)p->ch * p->cw, chan = p->nc * csz, nch = lanes ? lanes : 1;
+    for (int64_t l = 0; l < nch; l++)
+        for (int64_t e = 0; e < chan; e += KC_VL) kc_store(out + l * chan + e, kc_splat(0.0f));
+    for (int s = 0; s < p->nc; s++) {
+        const int32_t a = p->copies[s][0] / p->sw, b = p->copies[s][0] % p->sw;
+        const int32_t dy = p->copies[s][1], dx = p->copies[s][2];
+        float *os = out + s * csz;
+        for (int32_t pi = 0; pi < p->ph; pi++) {
+            const int32_t h = p->sh * pi + a - p->pt;
+            if (h < 0 || h >= p->h) continue;
+            int64_t orow; /* destination of P[pi][0] */
+            int32_t j0 = 0, j1 = p->pw; /* pj range that lands inside the copy */
+            if (p->flat) {
+                orow = (int64_t)pi * p->pw - ((int64_t)dy * p->pw + dx);
+                if (orow < 0) j0 = (int32_t)-orow;
+                if (orow + j1 > csz) j1 = (int32_t)(csz - orow);
+            } else {
+                if (pi - dy < 0 || pi - dy >= p->ch) continue;
+                orow = (int64_t)(pi - dy) * p->cw - dx;
+                j0 = dx;
+                if (j1 > p->cw + dx) j1 = p->cw + dx;
+            }
+            /* input columns w = sw*pj + b - pl must be inside [0, W) */
+            int32_t lo = (p->pl - b + p->sw - 1) / p->sw, hi = (p->w - 1 + p->pl - b) / p->sw + 1;
+            if (p->pl - b < 0) lo = 0;
+            if (p->w - 1 + p->pl - b < 0) hi = 0;
+            if (lo > j0) j0 = lo;
+            if (hi < j1) j1 = hi;
+            int32_t pj = j0;
+            if (lanes == KC_VL && p->sw == 1)
+                for (; pj + KC_VL <= j1; pj += KC_VL) {
+                    kc_v16 t[KC_VL];
+                    const float *src = xs + ((int64_t)h * p->w + (pj + b - p->pl)) * KC_VL;
+                    for (int k = 0; k < KC_VL; k++) t[k] = kc_load(src + k * KC_VL);
+                    kpat_transpose16(t);
+                    for (int k = 0; k < KC_VL; k++) kc_store(os + k * chan + orow + pj, t[k]);
+                }
+            for (; pj < j1; pj++) {
+                const int64_t w = (int64_t)p->sw * pj + b - p->pl;
+                if (lanes) {
+                    const float *v = xs + ((int64_t)h * p->w + w) * KC_VL;
+                    for (int l = 0; l < lanes; l++) os[l * chan + orow + pj] = v[l];
+                } else {
+                    os[orow + pj] = xs[(int64_t)h * p->w + w];
+                }
+            }
+        }
     }
-    const int32_t h = p->sh * pi + a - p->pt, w = p->sw * pj + b - p->pl;
-    if (pi >= p->ph || pj >= p->pw || h < 0 || h >= p->h || w < 0 || w >= p->w) return -1;
-    return (int64_t)h * p->w + w;
 }
 
 KC_INLINE void kpat_pad_item(const KPadParams *p, void *const *bufs, int64_t it)
 {
     const float *x = bufs[0];
     float *out = bufs[1];
-    const int64_t csz = (int64_t)p->ch * p->cw, chan = p->nc * csz;
+    const int64_t chan = (int64_t)p->nc * p->ch * p->cw;
     if (p->blocked) {
         const int64_t n = it / p->cb, cb = it % p->cb;
-        const float *xb = x + (n * p->cb + cb) * (int64_t)p->h * p->w * KC_VL;
         const int lanes = p->c - cb * KC_VL < KC_VL ? (int)(p->c - cb * KC_VL) : KC_VL;
-        float *ob = out + (n * p->c + cb * KC_VL) * chan;
-        for (int s = 0; s < p->nc; s++)
-            for (int32_t i = 0; i < p->ch; i++)
-                for (int32_t j = 0; j < p->cw; j++) {
-                    const int64_t src = kpat_pad_src(p, s, i, j);
-                    const float *v = src >= 0 ? xb + src * KC_VL : kc_zero16;
-                    float *o = ob + s * csz + (int64_t)i * p->cw + j;
-                    for (int l = 0; l < lanes; l++) o[l * chan] = v[l];
-                }
+        kpat_pad_copies(p, x + (n * p->cb + cb) * (int64_t)p->h * p->w * KC_VL, out + (n * p->c + cb * KC_VL) * chan,
+                        lanes);
     } else {
         const int64_t n = it / p->c, c = it % p->c;
-        const float *xc = x + (n * p->c + c) * (int64_t)p->h * p->w;
-        float *oc = out + (n * p->c + c) * chan;
-        for (int s = 0; s < p->nc; s++)
-            for (int32_t i = 0; i < p->ch; i++)
-                for (int32_t j = 0; j < p->cw; j++) {
-                    const int64_t src = kpat_pad_src(p, s, i, j);
-                    oc[s * csz + (int64_t)i * p->cw + j] = src >= 0 ? xc[src] : 0.0f;
-                }
+        kpat_pad_copies(p, x + (n * p->c + c) * (int64_t)p->h * p->w, out + (n * p->c + c) * chan, 0);
     }
 }
 
@@ -112,7 +165,7 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
                               const int U)
 {
     const float *xp = bufs[0], *w = bufs[1], *bias = bufs[4], *res = bufs[5];
-    const int32_t *idx = bufs[2], *runs = bufs[3];
+    const int32_t *xoff = bufs[2], *runs = bufs[3];
     float *y = bufs[6];
     const int64_t per_img = p->tiles * p->mb;
     const int64_t n = it / per_img, rem = it - n * per_img, tile = rem / p->mb;
@@ -138,9 +191,13 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
         for (int pp = 0; pp < p->k; pp++) {
             const int32_t k1 = run[pp + 1];
             for (int32_t k = run[pp]; k < k1; k++) {
-                const int32_t ci = idx[k];
-                const float *xc = xb + (int64_t)(ci >> 4) * p->chan_stride;
+                const int32_t ci = xoff[k]; /* byte offset of the channel's copies | filter */
+                const float *xc = (const float *)((const char *)xb + (ci & ~15));
                 float *am = accm[ci & 15];
+                /* single-register addresses: x86 cannot keep a load folded into an FMA fused
+                 * when it is indexed (base + index), which costs a uop per FMA */
+                KC_OPAQUE(xc);
+                KC_OPAQUE(am);
                 const float *wk = w + (int64_t)k * p->nt;
                 kc_v16 acc[KPAT_RUMAX];
                 KC_UNROLL
@@ -160,12 +217,16 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
         }
     }
 
-    /* epilogue: pixel by pixel, the 16 filters as one vector of the blocked output */
+    /* epilogue: per accumulator vector, the 16 filters x 16 pixels transposed into 16 pixels
+     * of the blocked output (16 channels each), + bias (+ residual), activation */
     const kc_v16 bv = kc_load(bias + (int64_t)ob * KC_VL);
     float *yb = y + n * p->y_img + (int64_t)ob * p->oh * p->ow * KC_VL;
     const float *rb = res ? res + n * p->y_img + (int64_t)ob * p->oh * p->ow * KC_VL : NULL;
     for (int r = 0; r < R; r++)
-        for (int u = 0; u < U; u++)
+        for (int u = 0; u < U; u++) {
+            kc_v16 t[KC_VL];
+            for (int f = 0; f < KC_VL; f++) t[f] = kc_load(accm[f] + (r * U + u) * KC_VL);
+            kpat_transpose16(t);
             for (int l = 0; l < KC_VL; l++) {
                 int64_t oh, ow;
                 if (FLAT) {
@@ -175,14 +236,12 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
                     oh = tr * R + r, ow = tc * U * KC_VL + u * KC_VL + l;
                 }
                 if (oh >= p->oh || ow >= p->ow) continue;
-                const int pos = (r * U + u) * KC_VL + l;
-                float g[KC_VL] __attribute__((aligned(64)));
-                for (int f = 0; f < KC_VL; f++) g[f] = accm[f][pos];
-                kc_v16 v = kc_load(g) + bv;
+                kc_v16 v = t[l] + bv;
                 const int64_t yo = (oh * p->ow + ow) * KC_VL;
                 if (rb) v = v + kc_load(rb + yo);
                 kc_store(yb + yo, kc_act(p->act, v, p->alpha, p->beta));
             }
+        }
 }
 
 typedef void (*KPatRangeFn)(const void *params, void *const *bufs, int64_t begin, int64_t end);

@@ -1,0 +1,78 @@
+#!/bin/sh
+# run.sh — `make pattern-test` (part of `make test`, about 30 s): pattern-sparse code generation
+# end to end through ppcc and the runtime, on pruned real models:
+#   1. the MNIST example pruned with the defaults (connectivity 0.5) and compiled with every
+#      pruned conv forced sparse (--pattern-conv=sparse): --stats lists PatternConv layers run
+#      natively; outputs equal the interpreter on the --save-pruned model (relative L2 <= 1e-4)
+#      at 1 and 2 threads;
+#   2. the same with --pattern-conv=auto (the cost model's choice) and =dense;
+#   3. torchvision resnet18 (tests/models/export.py) pruned by magnitude projection (fast; the
+#      structure, not the accuracy, is under test) at connectivity 0 and 0.72, compiled sparse:
+#      equal to the interpreter on its --save-pruned model (relative L2 <= 1e-4), the layer
+#      table lists a PatternConv per pruned 3x3 conv.
+# Usage: tests/pattern/run.sh [BUILD]   (BUILD defaults to build)
+BUILD=${1:-build}
+PPCC=$BUILD/bin/ppcc
+PPCRUN=$BUILD/bin/ppcrun
+M=examples/mnist/mnist_cnn.onnx
+R=$BUILD/models/resnet18/model.onnx
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# compare NAME SO REF_ONNX SEED: the .so against the interpreter on REF_ONNX, 1 and 2 threads
+compare() {
+  "$PPCRUN" "$3" --random "$4" -o "$TMP/ref.$1" > /dev/null 2>&1 || { bad "$1: interpreter on $3"; return; }
+  for t in 1 2; do
+    if "$PPCRUN" "$2" --random "$4" --threads $t --expect "$TMP/ref.$1" --rel-l2 1e-4 > "$TMP/out" 2>&1; then ok; else
+      bad "$1 ($t threads) differs from the interpreter: $(tail -1 "$TMP/out")"; fi
+  done
+}
+
+# 1. MNIST, forced sparse
+if "$PPCC" "$M" --prune --synthetic-range 0,1 --connectivity 0.5 --synthetic-samples 32 --inversion-steps 60 \
+     --pattern-conv=sparse --save-pruned "$TMP/mp.onnx" --stats -o "$TMP/ms.so" 2> "$TMP/err"; then
+  ok
+  n=$(grep -c "PatternConv *native: pattern conv" "$TMP/err")
+  [ "$n" = 4 ] && ok || bad "mnist: expected 4 native PatternConv layers in --stats, got $n"
+  compare mnist-sparse "$TMP/ms.so" "$TMP/mp.onnx" 5
+else
+  bad "mnist: ppcc --prune --pattern-conv=sparse failed: $(tail -1 "$TMP/err")"
+fi
+
+# 2. auto and dense
+for mode in auto dense; do
+  if "$PPCC" "$M" --prune --synthetic-range 0,1 --connectivity 0.5 --synthetic-samples 32 --inversion-steps 60 \
+       --pattern-conv=$mode -o "$TMP/m$mode.so" 2> "$TMP/err"; then
+    ok
+    compare mnist-$mode "$TMP/m$mode.so" "$TMP/mp.onnx" 6
+  else
+    bad "mnist: --pattern-conv=$mode failed: $(tail -1 "$TMP/err")"
+  fi
+done
+if "$PPCC" "$M" --pattern-conv=fast -o "$TMP/x.so" 2> "$TMP/err"; then bad "--pattern-conv=fast accepted"; else
+  grep -q "expects auto, sparse or dense" "$TMP/err" && ok || bad "--pattern-conv=fast: $(cat "$TMP/err")"
+fi
+
+# 3. resnet18 at connectivity 0 and 0.72
+if [ -f "$R" ]; then
+  for conn in 0 0.72; do
+    if "$PPCC" "$R" --prune --admm-iters 0 --no-refit --connectivity $conn --pattern-conv=sparse --stats \
+         --save-pruned "$TMP/r$conn.onnx" -o "$TMP/r$conn.so" 2> "$TMP/err"; then
+      ok
+      n=$(grep -c "PatternConv *native: pattern conv" "$TMP/err")
+      [ "$n" = 16 ] && ok || bad "resnet18 conn $conn: expected 16 native PatternConv layers, got $n"
+      compare resnet18-$conn "$TMP/r$conn.so" "$TMP/r$conn.onnx" 7
+    else
+      bad "resnet18 conn $conn: ppcc failed: $(tail -1 "$TMP/err")"
+    fi
+  done
+else
+  bad "$R missing (tests/models/export.py)"
+fi
+
+echo "pattern tests: $pass passed, $fail failed"
+[ "$fail" = 0 ]
