@@ -228,7 +228,8 @@ BENCH_DIR = $(BUILD)/bench
 BENCH_BIN = $(BENCH_DIR)/bench
 FMA_PEAK_BIN = $(BENCH_DIR)/fma_peak
 BENCH_SRC = bench/bench.c bench/ort_client.c bench/macs.c bench/report.c bench/cpuload.c
-BENCH_MODELS ?= resnet18 mobilenet_v2 squeezenet1_1 vgg16
+BENCH_MODELS ?= resnet18 mobilenet_v2 squeezenet1_1 vgg16 resnet18@p0 resnet18@p0.5 resnet18@p0.72 \
+                vgg16@p0 vgg16@p0.5 vgg16@p0.72
 BENCH_ARGS ?=
 ORT_CACHE = build/cache/ort
 
@@ -246,7 +247,7 @@ bench-setup:
 	./bench/setup.sh $(ORT_CACHE)
 
 bench: all $(BENCH_BIN) $(FMA_PEAK_BIN) bench-setup
-	$(PYTHON) tests/models/export.py $(BUILD)/models $(BENCH_MODELS)
+	$(PYTHON) tests/models/export.py $(BUILD)/models $(sort $(foreach m,$(BENCH_MODELS),$(firstword $(subst @, ,$(m)))))
 	$(BENCH_BIN) --models $(BUILD)/models --work $(BENCH_DIR) --ppcc $(PPCC) \
 	    --ort $(ORT_CACHE)/node_modules/onnxruntime-node --fma-peak $(FMA_PEAK_BIN) \
 	    --wait-idle 30 --command "make bench" $(BENCH_ARGS) $(BENCH_MODELS)

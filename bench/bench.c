@@ -268,8 +268,8 @@ typedef struct Ppcc {
 } Ppcc;
 
 /* Compile MODEL with ppcc and load it; on failure fill p->reason. */
-static void ppcc_prepare(const Options *o, const char *name, const char *onnx, const Tensor *input,
-                         BenchModel *m, Ppcc *p)
+static void ppcc_prepare(const Options *o, const char *name, const char *onnx, const char *conn,
+                         const Tensor *input, BenchModel *m, Ppcc *p)
 {
     char so[1024], log[1024];
     snprintf(so, sizeof so, "%s/%s.so", o->work_dir, name);
@@ -280,7 +280,15 @@ static void ppcc_prepare(const Options *o, const char *name, const char *onnx, c
     }
     unlink(so); /* never measure a stale .so */
     printf("bench: %s: compiling with ppcc\n", name);
-    char *argv[] = {(char *)o->ppcc, (char *)onnx, "-o", so, NULL};
+    /* MODEL@pR: pattern-pruned at connectivity R by magnitude projection (what is timed is the
+     * sparsity structure; the values do not change the speed), the pruned model saved so ORT can
+     * check the output */
+    char pruned[1100];
+    snprintf(pruned, sizeof pruned, "%s/%s.pruned.onnx", o->work_dir, name);
+    char *argv_dense[] = {(char *)o->ppcc, (char *)onnx, "-o", so, NULL};
+    char *argv_pruned[] = {(char *)o->ppcc, (char *)onnx, "--prune", "--admm-iters", "0", "--no-refit",
+                           "--connectivity", (char *)conn, "--save-pruned", pruned, "-o", so, NULL};
+    char **argv = conn ? argv_pruned : argv_dense;
     double wall = 0;
     int st = run_logged(argv, log, o->compile_timeout, &wall);
     m->compile_s = wall;
@@ -393,8 +401,8 @@ static int ort_runs(OrtClient *c, int n, double *ms, char *err, size_t en)
 }
 
 static int measure_row(const Options *o, OrtClient *ort, const char *name, const char *onnx,
-                       const char *input_pb, const char *ref_pb, Ppcc *p, BenchModel *m,
-                       BenchRow *row, int first)
+                       const char *pruned, const char *input_pb, const char *ref_pb, Ppcc *p,
+                       BenchModel *m, BenchRow *row, int first)
 {
     char err[512], cmd[2200];
     const char *reply;
@@ -491,6 +499,18 @@ static int measure_row(const Options *o, OrtClient *ort, const char *name, const
             m->ort_vs_ref = rel_l2_file(t->data, tensor_numel(t), ref_pb);
         tensor_free(t);
     }
+    /* A pruned model's output is checked against ORT running the pruned model (saved by ppcc). */
+    if (pruned && have_ort_out) {
+        snprintf(ort_out, sizeof ort_out, "%s/%s.ort_pruned_t%d.pb", o->work_dir, name, T);
+        snprintf(cmd, sizeof cmd, "load %s %d", pruned, T);
+        have_ort_out = ort_cmd(ort, cmd, &reply, err, sizeof err) == 0;
+        snprintf(cmd, sizeof cmd, "input %s", input_pb);
+        have_ort_out = have_ort_out && ort_cmd(ort, cmd, &reply, err, sizeof err) == 0;
+        have_ort_out = have_ort_out && ort_runs(ort, 1, NULL, err, sizeof err) == 0;
+        snprintf(cmd, sizeof cmd, "output %s", ort_out);
+        have_ort_out = have_ort_out && ort_cmd(ort, cmd, &reply, err, sizeof err) == 0;
+        if (!have_ort_out) fprintf(stderr, "bench: %s: ONNX Runtime on the pruned model: %s\n", name, err);
+    }
     if (have_ppcc) {
         row->ppcc_ok = 1;
         row->ppcc_ms = bench_median(pp_ms, timed);
@@ -529,6 +549,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench [options] [MODEL...]   (default: resnet18 mobilenet_v2 squeezenet1_1 vgg16)\n"
             "Benchmarks ppcc-compiled models against ONNX Runtime, alternating the two in one run.\n"
+            "MODEL@pR (e.g. resnet18@p0.72): the model pattern-pruned at connectivity R (ppcc --prune\n"
+            "--admm-iters 0 --no-refit --connectivity R) against ONNX Runtime on the dense model.\n"
             "  --models DIR        exported models: DIR/MODEL/model.onnx, test_data_set_0/*.pb (build/models)\n"
             "  --work DIR          compiled models, outputs and logs (build/bench)\n"
             "  --ppcc PATH         the compiler (build/bin/ppcc)\n"
@@ -720,10 +742,18 @@ int main(int argc, char **argv)
     int n_models = 0, n_rows = 0, failed = 0;
     for (int mi = 0; mi < o.n_models; mi++) {
         const char *name = o.models[mi];
+        /* NAME@pR: model NAME pattern-pruned at connectivity R */
+        char base[256], conn_buf[32];
+        const char *conn = NULL, *at = strstr(name, "@p");
+        snprintf(base, sizeof base, "%.*s", at ? (int)(at - name) : (int)strlen(name), name);
+        if (at) {
+            snprintf(conn_buf, sizeof conn_buf, "%s", at + 2);
+            conn = conn_buf;
+        }
         char onnx[1024], input_pb[1024], ref_pb[1024];
-        snprintf(onnx, sizeof onnx, "%s/%s/model.onnx", o.models_dir, name);
-        snprintf(input_pb, sizeof input_pb, "%s/%s/test_data_set_0/input_0.pb", o.models_dir, name);
-        snprintf(ref_pb, sizeof ref_pb, "%s/%s/test_data_set_0/output_0.pb", o.models_dir, name);
+        snprintf(onnx, sizeof onnx, "%s/%s/model.onnx", o.models_dir, base);
+        snprintf(input_pb, sizeof input_pb, "%s/%s/test_data_set_0/input_0.pb", o.models_dir, base);
+        snprintf(ref_pb, sizeof ref_pb, "%s/%s/test_data_set_0/output_0.pb", o.models_dir, base);
         BenchModel *m = &models[n_models];
         memset(m, 0, sizeof *m);
         m->name = name;
@@ -752,11 +782,24 @@ int main(int argc, char **argv)
 
         Ppcc p;
         memset(&p, 0, sizeof p);
-        ppcc_prepare(&o, name, onnx, input, m, &p);
+        ppcc_prepare(&o, name, onnx, conn, input, m, &p);
         if (p.reason[0])
             printf("bench: %s: ppcc: not available (%s)\n", name, p.reason);
         else
             printf("bench: %s: compiled in %.2f s (%.1f MB)\n", name, m->compile_s, m->so_mb);
+        char pruned[1100] = "";
+        if (conn && !p.reason[0]) {
+            /* the work counted for a pruned model: its non-zero MACs */
+            snprintf(pruned, sizeof pruned, "%s/%s.pruned.onnx", o.work_dir, name);
+            double nz = 0;
+            if (bench_count_macs_nonzero(pruned, &nz, err, sizeof err) == 0) {
+                m->dense_gmacs = m->gmacs;
+                m->gmacs = nz / 1e9;
+                printf("bench: %s: %.3f GMACs non-zero of %.3f dense\n", name, m->gmacs, m->dense_gmacs);
+            } else {
+                fprintf(stderr, "bench: %s: %s: %s\n", name, pruned, err);
+            }
+        }
 
         for (int ti = 0; ti < o.n_threads; ti++) {
             BenchRow *r = &rows[n_rows++];
@@ -768,7 +811,8 @@ int main(int argc, char **argv)
             r->background_pct = NAN;
             r->ort_ms = r->ort_min_ms = r->ppcc_ms = r->ppcc_min_ms = NAN;
             r->peak_gflops = peak_for(&info, r->threads);
-            if (measure_row(&o, &ort, name, onnx, input_pb, ref_pb, &p, m, r, ti == 0) != 0)
+            if (measure_row(&o, &ort, name, onnx, pruned[0] ? pruned : NULL, input_pb, ref_pb, &p, m, r,
+                            ti == 0) != 0)
                 failed = 1;
         }
         ort_cmd(&ort, "unload", &reply, err, sizeof err);

@@ -46,6 +46,9 @@ double cpuload_background_pct(const CpuSample *a, const CpuSample *b);
  * and MatMul counted from the shapes of ppcc's imported IR (dense: every weight counts).
  * Returns 0, or -1 with the import error in err. */
 int bench_count_macs(const char *onnx_path, double *macs, int *n_layers, char *err, size_t errlen);
+/* The same counting only the non-zero weights of Conv/Gemm/MatMul with constant weights (a
+ * pruned model's real work). */
+int bench_count_macs_nonzero(const char *onnx_path, double *macs, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- results and tables (report.c) */
 double bench_median(const double *x, int n); /* sorts a copy; NaN for n == 0 */
@@ -70,7 +73,8 @@ typedef struct BenchRow {
 /* Per-model facts outside the timing rows. */
 typedef struct BenchModel {
     const char *name;
-    double gmacs;
+    double gmacs;           /* for MODEL@pR: the non-zero MACs */
+    double dense_gmacs;     /* MODEL@pR: the dense model's MACs (0 otherwise) */
     int ppcc_compiled;      /* compile succeeded */
     double compile_s;       /* ppcc wall time (also when it failed, if it ran) */
     double so_mb;           /* size of the compiled .so */

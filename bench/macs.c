@@ -39,6 +39,33 @@ static double node_macs(const Graph *g, const Node *n)
     }
 }
 
+/* Fraction of non-zero elements of a constant f32 value (1 if not a constant). */
+static double nonzero_frac(const Graph *g, int vid)
+{
+    const Value *v = &g->values[vid];
+    if (v->kind != VAL_CONST || !v->data || v->dtype != DT_F32) return 1.0;
+    int64_t n = ir_value_numel(v), nz = 0;
+    const float *d = v->data;
+    for (int64_t i = 0; i < n; i++) nz += d[i] != 0.0f;
+    return n ? (double)nz / (double)n : 1.0;
+}
+
+int bench_count_macs_nonzero(const char *onnx_path, double *macs, char *err, size_t errlen)
+{
+    Diag d = {{0}};
+    Graph *g = onnx_import_file(onnx_path, NULL, &d);
+    if (!g)
+        return snprintf(err, errlen, "%s", d.msg), -1;
+    double total = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        double m = node_macs(g, &g->nodes[i]);
+        if (m > 0) total += m * nonzero_frac(g, g->nodes[i].in[1]);
+    }
+    ir_graph_free(g);
+    *macs = total;
+    return 0;
+}
+
 int bench_count_macs(const char *onnx_path, double *macs, int *n_layers, char *err, size_t errlen)
 {
     Diag d = {{0}};
