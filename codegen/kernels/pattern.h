@@ -117,11 +117,14 @@ KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out,
             if (lo > j0) j0 = lo;
             if (hi < j1) j1 = hi;
             int32_t pj = j0;
+            /* 16 columns at a time; a partial last group writes zeros past j1, which is where
+             * zeros belong (the padding, or the start of a later row that is written after
+             * this one), as long as it stays inside the copy */
             if (lanes == KC_VL && p->sw == 1)
-                for (; pj + KC_VL <= j1; pj += KC_VL) {
+                for (; pj < j1 && orow + pj + KC_VL <= csz; pj += KC_VL) {
                     kc_v16 t[KC_VL];
                     const float *src = xs + ((int64_t)h * p->w + (pj + b - p->pl)) * KC_VL;
-                    for (int k = 0; k < KC_VL; k++) t[k] = kc_load(src + k * KC_VL);
+                    for (int k = 0; k < KC_VL; k++) t[k] = pj + k < j1 ? kc_load(src + k * KC_VL) : kc_splat(0.0f);
                     kpat_transpose16(t);
                     for (int k = 0; k < KC_VL; k++) kc_store(os + k * chan + orow + pj, t[k]);
                 }
