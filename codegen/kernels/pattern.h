@@ -86,57 +86,91 @@ typedef struct KPadParams {
  * row pi - dy, column pj - dx; flat: index pi*PW + pj - dy*PW - dx). Rows of 16 blocked
  * pixels with stride 1 go through an in-register transpose (16 vector stores, one per
  * channel); the rest element by element. */
+/* Input columns pj of the phase plane whose w = sw*pj + b - pl is inside [0, W): [lo, hi). */
+KC_INLINE void kpat_pad_cols(const KPadParams *p, int32_t b, int32_t *lo, int32_t *hi)
+{
+    *lo = p->pl - b < 0 ? 0 : (p->pl - b + p->sw - 1) / p->sw;
+    *hi = p->w - 1 + p->pl - b < 0 ? 0 : (p->w - 1 + p->pl - b) / p->sw + 1;
+}
+
+/* Write columns [j, j1) of the source row h (plane columns pj = j + dx) of `lanes` channels
+ * (0: plain, one channel) to dst[l * chan + j]; returns the column where it stopped (j1, or
+ * earlier when the vector path would cross `limit`). Groups of 16 go through the transpose;
+ * a partial group writes zeros past j1 (callers want zeros there) while inside `limit`. */
+KC_INLINE int32_t kpat_pad_run(const KPadParams *p, const float *xs, float *dst, int64_t chan, int lanes, int32_t h,
+                               int32_t b, int32_t dx, int32_t j, int32_t j1, int64_t limit)
+{
+    if (lanes == KC_VL && p->sw == 1)
+        for (; j < j1 && j + KC_VL <= limit; j += KC_VL) {
+            kc_v16 t[KC_VL];
+            const float *src = xs + ((int64_t)h * p->w + (j + dx + b - p->pl)) * KC_VL;
+            if (j + KC_VL <= j1) {
+                KC_UNROLL
+                for (int k = 0; k < KC_VL; k++) t[k] = kc_load(src + k * KC_VL);
+            } else {
+                for (int k = 0; k < KC_VL; k++) t[k] = j + k < j1 ? kc_load(src + k * KC_VL) : kc_splat(0.0f);
+            }
+            kpat_transpose16(t);
+            KC_UNROLL
+            for (int k = 0; k < KC_VL; k++) kc_store(dst + k * chan + j, t[k]);
+        }
+    for (; j < j1; j++) {
+        const int64_t w = (int64_t)p->sw * (j + dx) + b - p->pl;
+        if (lanes) {
+            const float *v = xs + ((int64_t)h * p->w + w) * KC_VL;
+            for (int l = 0; l < lanes; l++) dst[l * chan + j] = v[l];
+        } else {
+            dst[j] = xs[(int64_t)h * p->w + w];
+        }
+    }
+    return j;
+}
+
+/* The copies of one channel block (blocked input: `lanes` channels from the 16 lanes of x's
+ * pixels) or one channel (plain input, lanes = 0). Rows mode: destination row by row, every
+ * element written once (zeros where the copy reads padding). Flat mode (small images): zero
+ * everything, then each source row's segment to where the copy wants it (index
+ * pi*PW + pj - dy*PW - dx). */
 KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out, int lanes)
 {
     const int64_t csz = (int64_t)p->ch * p->cw, chan = p->nc * csz, nch = lanes ? lanes : 1;
-    for (int64_t l = 0; l < nch; l++)
-        for (int64_t e = 0; e < chan; e += KC_VL) kc_store(out + l * chan + e, kc_splat(0.0f));
+    if (p->flat)
+        for (int64_t l = 0; l < nch; l++)
+            for (int64_t e = 0; e < chan; e += KC_VL) kc_store(out + l * chan + e, kc_splat(0.0f));
     for (int s = 0; s < p->nc; s++) {
         const int32_t a = p->copies[s][0] / p->sw, b = p->copies[s][0] % p->sw;
         const int32_t dy = p->copies[s][1], dx = p->copies[s][2];
         float *os = out + s * csz;
+        int32_t lo, hi;
+        kpat_pad_cols(p, b, &lo, &hi);
+        if (!p->flat) {
+            /* row i of the copy = plane row i + dy, columns j = pj - dx */
+            int32_t j0 = lo - dx > 0 ? lo - dx : 0, j1 = (hi < p->pw ? hi : p->pw) - dx;
+            if (j1 > p->cw) j1 = p->cw;
+            for (int32_t i = 0; i < p->ch; i++) {
+                const int32_t pi = i + dy, h = p->sh * pi + a - p->pt;
+                float *row = os + (int64_t)i * p->cw;
+                int32_t j = 0;
+                if (pi < p->ph && h >= 0 && h < p->h && j0 < j1) {
+                    for (int64_t l = 0; l < nch; l++)
+                        for (int32_t z = 0; z < j0; z++) row[l * chan + z] = 0.0f;
+                    j = kpat_pad_run(p, xs, row, chan, lanes, h, b, dx, j0, j1, p->cw);
+                }
+                for (int64_t l = 0; l < nch; l++)
+                    for (int32_t z = j; z < p->cw; z++) row[l * chan + z] = 0.0f;
+            }
+            continue;
+        }
         for (int32_t pi = 0; pi < p->ph; pi++) {
             const int32_t h = p->sh * pi + a - p->pt;
             if (h < 0 || h >= p->h) continue;
-            int64_t orow; /* destination of P[pi][0] */
-            int32_t j0 = 0, j1 = p->pw; /* pj range that lands inside the copy */
-            if (p->flat) {
-                orow = (int64_t)pi * p->pw - ((int64_t)dy * p->pw + dx);
-                if (orow < 0) j0 = (int32_t)-orow;
-                if (orow + j1 > csz) j1 = (int32_t)(csz - orow);
-            } else {
-                if (pi - dy < 0 || pi - dy >= p->ch) continue;
-                orow = (int64_t)(pi - dy) * p->cw - dx;
-                j0 = dx;
-                if (j1 > p->cw + dx) j1 = p->cw + dx;
-            }
-            /* input columns w = sw*pj + b - pl must be inside [0, W) */
-            int32_t lo = (p->pl - b + p->sw - 1) / p->sw, hi = (p->w - 1 + p->pl - b) / p->sw + 1;
-            if (p->pl - b < 0) lo = 0;
-            if (p->w - 1 + p->pl - b < 0) hi = 0;
+            const int64_t orow = (int64_t)pi * p->pw - ((int64_t)dy * p->pw + dx); /* destination of P[pi][0] */
+            int32_t j0 = orow < 0 ? (int32_t)-orow : 0, j1 = p->pw;
+            if (orow + j1 > csz) j1 = (int32_t)(csz - orow);
             if (lo > j0) j0 = lo;
             if (hi < j1) j1 = hi;
-            int32_t pj = j0;
-            /* 16 columns at a time; a partial last group writes zeros past j1, which is where
-             * zeros belong (the padding, or the start of a later row that is written after
-             * this one), as long as it stays inside the copy */
-            if (lanes == KC_VL && p->sw == 1)
-                for (; pj < j1 && orow + pj + KC_VL <= csz; pj += KC_VL) {
-                    kc_v16 t[KC_VL];
-                    const float *src = xs + ((int64_t)h * p->w + (pj + b - p->pl)) * KC_VL;
-                    for (int k = 0; k < KC_VL; k++) t[k] = pj + k < j1 ? kc_load(src + k * KC_VL) : kc_splat(0.0f);
-                    kpat_transpose16(t);
-                    for (int k = 0; k < KC_VL; k++) kc_store(os + k * chan + orow + pj, t[k]);
-                }
-            for (; pj < j1; pj++) {
-                const int64_t w = (int64_t)p->sw * pj + b - p->pl;
-                if (lanes) {
-                    const float *v = xs + ((int64_t)h * p->w + w) * KC_VL;
-                    for (int l = 0; l < lanes; l++) os[l * chan + orow + pj] = v[l];
-                } else {
-                    os[orow + pj] = xs[(int64_t)h * p->w + w];
-                }
-            }
+            if (j0 < j1)
+                kpat_pad_run(p, xs, os + orow, chan, lanes, h, b, 0, j0, j1, csz - orow);
         }
     }
 }

@@ -130,16 +130,6 @@ static inline int kpat_copy_of(KPatCopies *cp, const KPatTap *t, int flat)
     return cp->n++;
 }
 
-/* Offset of tap t in the copies of one channel (n copies of ch x cw). */
-static inline int64_t kpat_tap_offset(const KPatCopies *cp, const KPatTap *t, int flat, int64_t ch, int64_t cw)
-{
-    int32_t dy = flat ? t->dy : 0;
-    for (int i = 0; i < cp->n; i++)
-        if (cp->key[i][0] == t->phase && cp->key[i][1] == dy && cp->key[i][2] == t->dx)
-            return (int64_t)i * ch * cw + (flat ? 0 : (int64_t)t->dy * cw);
-    return -1;
-}
-
 /* Does the tile fit the registers (accumulators + a broadcast + two loads in flight)? */
 static inline int kpat_tile_fits(const KPatTile *tl, int vector_bits, int vregs)
 {
