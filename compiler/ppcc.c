@@ -206,6 +206,15 @@ static void print_stats(const Graph *g)
             g->n_inputs, g->n_outputs, (long long)params, (double)bytes / 1e6);
     for (int op = 0; op < OP_COUNT; op++)
         if (count[op]) fprintf(stderr, "stats:   %-22s %d\n", ir_op_name((OpKind)op), count[op]);
+    /* pattern-group's choice per pruned conv (docs/codegen.md §7) */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        const char *sparse = ir_attr_str(n, "pattern_stats", NULL), *dense = ir_attr_str(n, "pattern_dense", NULL);
+        if (n->op == OP_PATTERN_CONV && sparse)
+            fprintf(stderr, "stats: pattern %s: sparse: %s\n", n->name ? n->name : "?", sparse);
+        else if (dense)
+            fprintf(stderr, "stats: pattern %s: dense: %s\n", n->name ? n->name : "?", dense);
+    }
 }
 
 /* Is pass `name` in the comma-separated list? */

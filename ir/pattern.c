@@ -1,5 +1,5 @@
 /* pattern.c — the two ppcc-internal ops of pattern-sparse convolution (created by the pass
- * pattern-group, passes/pattern_group.c; docs/codegen.md §6): shape inference and the reference
+ * pattern-group, passes/pattern_group.c; docs/codegen.md §7): shape inference and the reference
  * semantics the native kernels (codegen/kernels/pattern.h) are tested against.
  *
  * PatternPad(x) -> xp [N, C, NC, CH, CW]: aligned copies of the zero-padded input's stride phases

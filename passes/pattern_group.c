@@ -1,6 +1,6 @@
 /* pattern_group.c — pass "pattern-group": a pattern-pruned convolution becomes PatternPad +
  * PatternConv with compact filter-kernel-weight storage (ops defined in ir/pattern.c; schedule
- * and cost model in codegen/kernels/pattern_plan.h; docs/codegen.md §6).
+ * and cost model in codegen/kernels/pattern_plan.h; docs/codegen.md §7).
  *
  * Candidates: Conv nodes carrying the prune pass's metadata (prune_patterns, prune_ids) whose
  * output is blocked (layout = "NCHW16c", i.e. after the layout pass), group 1, f32, constant
