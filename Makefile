@@ -43,7 +43,7 @@ $(DEPS_STAMP): scripts/install-deps.sh
 IR_SRC = $(wildcard ir/*.c)
 FRONT_SRC = $(wildcard frontends/onnx/*.c)
 PASS_SRC = $(wildcard passes/*.c)
-TOOL_SRC = $(filter-out compiler/ppcc.c compiler/ppcrun.c,$(wildcard compiler/*.c))
+TOOL_SRC = $(filter-out compiler/ppcc.c compiler/ppcrun.c compiler/tune.c,$(wildcard compiler/*.c))
 ONNX_PB_C = $(GEN)/onnx.pb-c.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -86,9 +86,10 @@ $(LIB_TOOL): $(call obj,$(TOOL_SRC))
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 
-$(PPCC): $(call obj,compiler/ppcc.c) $(CORE_LIBS)
+# ppcc --tune (compiler/tune.c) compiles and runs candidate layers: codegen and the runtime.
+$(PPCC): $(call obj,compiler/ppcc.c compiler/tune.c) $(CORE_LIBS) $(LIB_RT_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(CG_LINK) $(CORE_LINK)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,compiler/ppcc.c compiler/tune.c) $(CG_LINK) $(CORE_LINK) $(LIB_RT_A) $(RT_LIBS)
 $(PPCRUN): $(call obj,compiler/ppcrun.c) $(CORE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(CORE_LINK) $(LIB_RT_A) $(RT_LIBS)
@@ -288,7 +289,7 @@ FALLBACK_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -fvisibility=hidden -I. -I
 
 .PHONY: codegen-test conformance-compiled
 CG_TEST_BIN = $(BUILD)/tests/test_codegen
-$(call obj,$(CG_SRC)) $(call obj,compiler/ppcc.c) $(call obj,tests/codegen/test_codegen.c): CFLAGS += $(LLVM_CFLAGS)
+$(call obj,$(CG_SRC)) $(call obj,compiler/ppcc.c compiler/tune.c) $(call obj,tests/codegen/test_codegen.c): CFLAGS += $(LLVM_CFLAGS)
 
 # kernels-<arch>.bc (an empty file while there are no kernels: codegen then uses the fallback)
 define KERNEL_ARCH_RULES

@@ -110,6 +110,7 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
     IR_ASSERT(xoff != NULL);
     for (int64_t k = 0; k < geo.nk; k++)
         xoff[k] = (int32_t)((int64_t)(idx[k] >> 4) * p.chan_stride * 4) | (idx[k] & 15);
+    xoff[geo.nk] = 0; /* the padding element too: the output file must be deterministic */
 
     cg_call_init(call, fn);
     cg_call_params(call, &p, sizeof p);

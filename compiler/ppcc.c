@@ -21,6 +21,7 @@
 #include "codegen/codegen.h"
 #include "compiler/prune_opts.h"
 #include "compiler/tool.h"
+#include "compiler/tune.h"
 #include "frontends/onnx/onnx.h"
 #include "passes/passes.h"
 
@@ -48,6 +49,10 @@ static const char *usage_text =
     "  --pattern-conv=MODE   pattern-pruned convs (ppcc --prune): auto (default) uses the sparse\n"
     "                        kernel where its cost model predicts it faster than the dense one,\n"
     "                        sparse everywhere it applies, dense never (docs/codegen.md)\n"
+    "  --tune                time the cost model's best schedules of each pruned conv (and the\n"
+    "                        dense conv) on this machine and keep the fastest (--emit=so, host)\n"
+    "  --tuning-cache FILE   with --tune: reuse and extend the measurements in FILE (keyed by\n"
+    "                        CPU, layer shape and sparsity), so the next compile measures nothing\n"
     "  --debug-layers        also export every layer as its own entry point (ppcrun\n"
     "                        --compare-layers, --trace)\n"
     "Input:\n"
@@ -76,7 +81,7 @@ static const char *usage_text =
 enum {
     OPT_EMIT = 256, OPT_SHAPE, OPT_PASSES, OPT_PRINT_PIPELINE, OPT_DUMP_BEFORE, OPT_DUMP_AFTER,
     OPT_DUMP_DIR, OPT_TIME_PASSES, OPT_VERIFY_EACH, OPT_CHECK_EACH, OPT_SEED, OPT_STATS, OPT_JSON,
-    OPT_VERSION, OPT_TARGET, OPT_CPU, OPT_DEBUG_LAYERS, OPT_PATTERN_CONV,
+    OPT_VERSION, OPT_TARGET, OPT_CPU, OPT_DEBUG_LAYERS, OPT_PATTERN_CONV, OPT_TUNE, OPT_TUNING_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -99,13 +104,15 @@ static const struct option long_opts[] = {
     {"cpu", required_argument, 0, OPT_CPU},
     {"debug-layers", no_argument, 0, OPT_DEBUG_LAYERS},
     {"pattern-conv", required_argument, 0, OPT_PATTERN_CONV},
+    {"tune", no_argument, 0, OPT_TUNE},
+    {"tuning-cache", required_argument, 0, OPT_TUNING_CACHE},
     PRUNE_LONG_OPTIONS
     {0, 0, 0, 0},
 };
 
 typedef struct Options {
     const char *input, *output, *emit, *passes, *target, *cpu;
-    int check_mode, json, print_pipeline, stats, opt_level, debug_layers;
+    int check_mode, json, print_pipeline, stats, opt_level, debug_layers, tune;
     OnnxShapeFix shapes[64];
     int n_shapes;
     PassContext pc;
@@ -303,9 +310,25 @@ static int compile(Options *o)
         fail(o->input, d.msg);
         goto out;
     }
+    TuneCtx tune = {0};
+    if (o->tune) { /* candidates are compiled like the model and run here: this machine only */
+        if (!td.is_host_arch || strcmp(o->emit, "so") || (o->cpu && strcmp(o->cpu, "host"))) {
+            fail(NULL, "--tune times code on this machine: it needs --emit=so and the host CPU (no --cpu)");
+            goto out;
+        }
+        if (tune_init(&tune, &td, fallback, &d)) {
+            fail(NULL, d.msg);
+            goto out;
+        }
+        o->pc.pattern_tune = 1;
+        o->pc.pattern_time = tune_time_graph;
+        o->pc.pattern_time_ctx = &tune;
+        o->pc.target_cpu = td.cpu;
+    }
     char *pipeline = prune_cli_pipeline(&o->prune, pipeline_for(o));
     int bad = pass_pipeline_run(g, pipeline, &o->pc, &d);
     free(pipeline);
+    if (o->tune) tune_fini(&tune);
     if (bad) {
         fail(o->input, d.msg);
         goto out;
@@ -411,6 +434,11 @@ int main(int argc, char **argv)
             else if (!strcmp(optarg, "dense")) o.pc.pattern_mode = -1;
             else return fail(NULL, "--pattern-conv expects auto, sparse or dense");
             break;
+        case OPT_TUNE: o.tune = 1; break;
+        case OPT_TUNING_CACHE:
+            if (!*optarg || ir_path_is_special(optarg)) return fail(NULL, "--tuning-cache expects a regular file path");
+            o.pc.tuning_cache = optarg;
+            break;
         case 'O': /* optimisation level for code generation */
             if (strlen(optarg) != 1 || optarg[0] < '0' || optarg[0] > '3')
                 return fail(NULL, "-O expects 0, 1, 2 or 3");
@@ -426,6 +454,7 @@ int main(int argc, char **argv)
         }
     }
     if (prune_cli_finish(&o.prune, &o.pc, o.stats, optind < argc ? argv[optind] : NULL, &d)) return fail(NULL, d.msg);
+    if (o.pc.tuning_cache && !o.tune) return fail(NULL, "--tuning-cache needs --tune");
     if (o.print_pipeline) {
         if (o.passes && pass_pipeline_check(o.passes, &d)) return fail(NULL, d.msg);
         char *pipeline = prune_cli_pipeline(&o.prune, pipeline_for(&o));

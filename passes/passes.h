@@ -35,6 +35,15 @@ typedef struct PassContext {
     /* pattern-group: 0 = sparse where predicted faster, 1 = every candidate sparse, -1 = none. */
     int pattern_mode;
     int pattern_tile[3];      /* pattern-group: {flat, R, U} of a compiled tile to use; U = 0: cost model */
+    /* ppcc --tune: pattern-group times candidate schedules with this hook (compile and run a
+     * single-layer graph, *ms = its latency) and caches the results in tuning_cache (a file, or
+     * NULL: this compile only) under keys naming target_cpu. */
+    int pattern_tune;
+    int (*pattern_time)(void *time_ctx, const Graph *layer, double *ms, Diag *d);
+    void *pattern_time_ctx;
+    const char *tuning_cache;
+    const char *target_cpu;
+    struct PatTuneCache *tune_cache; /* internal: the loaded cache during the pass */
     /* Options (and result) of the "prune" pass, see passes/prune_pass.h; NULL = its defaults. */
     const struct PruneOptions *prune;
 } PassContext;

@@ -17,6 +17,12 @@
  * kept. The informational attribute pattern_stats summarises the layer for dumps and --stats:
  * kernels kept, pattern histogram, bytes against dense, tile, loads per FMA with and without
  * the load plan, predicted cycles sparse and dense.
+ * --tune (PassContext.pattern_tune with the timing hook pattern_time): the cost model's first
+ * four candidates and the dense conv are compiled and timed as single-layer graphs on this
+ * machine; the fastest wins (dense only in auto mode), the times are added to pattern_stats and
+ * kept in the tuning cache (pattern_tune.c; PassContext.tuning_cache) under a key of CPU,
+ * shapes and sparsity signature, so the next compile of the same layer measures nothing.
+ * Without --tune the result depends only on the graph and the target: deterministic.
  * Filters are not reordered: every output block of 16 filters is one work item per tile, and
  * work items are ordered tile-major so that each thread's share of a layer spans all filters.
  */
@@ -27,6 +33,7 @@
 #include <string.h>
 
 #include "codegen/kernels/pattern_plan.h"
+#include "passes/pattern_tune.h"
 
 #define BLK IR_LAYOUT_BLOCK
 #define SLAB_BYTES 32768 /* input-channel block: the planes a tile reads should fit L1 */
@@ -248,6 +255,74 @@ static void rewrite(Graph *g, int i, const PatLayer *L, const PatChoice *ch, con
     ir_node_set_str(g, i, "pattern_stats", stats);
 }
 
+/* The tuning-cache key of node i: CPU, shapes, attributes that change the code, and a hash of
+ * the sparsity structure (pattern masks and every kernel's id). */
+static void tune_key(const Graph *g, int i, const PatLayer *L, const PassContext *ctx, char *key, size_t n)
+{
+    const Node *nd = &g->nodes[i];
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t p = 0; p < L->K; p++) h = (h ^ (uint64_t)L->masks[p]) * 1099511628211ull;
+    for (int64_t k = 0; k < L->M * L->C; k++) h = (h ^ (uint64_t)(uint16_t)L->ids[k]) * 1099511628211ull;
+    const Value *x = &g->values[nd->in[0]];
+    char cpu[64];
+    snprintf(cpu, sizeof cpu, "%s", ctx->target_cpu ? ctx->target_cpu : "host");
+    for (char *c = cpu; *c; c++)
+        if (*c == ' ' || *c == ';') *c = '_';
+    snprintf(key, n,
+             "cpu=%s;x=%lldx%lldx%lldx%lld%s;m=%lld;k=%lldx%lld;s=%lldx%lld;d=%lldx%lld;p=%lld,%lld,%lld,%lld;"
+             "res=%d;act=%s;v=%d;nk=%lld;sig=%016llx",
+             cpu, (long long)x->dims[0], (long long)L->C, (long long)L->geo.in[0], (long long)L->geo.in[1],
+             x->rank == 5 ? "b" : "", (long long)L->M, (long long)L->KH, (long long)L->KW,
+             (long long)L->geo.stride[0], (long long)L->geo.stride[1], (long long)L->geo.dilation[0],
+             (long long)L->geo.dilation[1], (long long)L->geo.pad_begin[0], (long long)L->geo.pad_begin[1],
+             (long long)L->geo.pad_end[0], (long long)L->geo.pad_end[1], nd->n_in > 3 && nd->in[3] >= 0,
+             ir_attr_str(nd, "activation", "none"), ctx->target_vector_bits, (long long)L->NK,
+             (unsigned long long)h);
+}
+
+#define TUNE_CANDIDATES 4
+
+/* --tune for node i: index of the chosen candidate, -1 for dense, -2 on error (d set). The
+ * times come from the cache when the key is there, else from the timing hook (then cached). */
+static int tune_layer(Graph *g, int i, const PatLayer *L, const PatChoice *cand, int nc, PassContext *ctx, int mode,
+                      double *ms_sparse, double *ms_dense, Diag *d)
+{
+    if (!ctx->tune_cache && !(ctx->tune_cache = pat_cache_load(ctx->tuning_cache, d))) return -2;
+    char key[PAT_TUNE_KEY], choice[32];
+    tune_key(g, i, L, ctx, key, sizeof key);
+    if (pat_cache_get(ctx->tune_cache, key, choice, sizeof choice, ms_sparse, ms_dense)) {
+        int f, r, u;
+        if (!strcmp(choice, "dense") && mode <= 0) return -1;
+        if (sscanf(choice, "%d,%d,%d", &f, &r, &u) == 3)
+            for (int c = 0; c < nc; c++)
+                if (cand[c].tile.flat == f && cand[c].tile.r == r && cand[c].tile.u == u) return c;
+        /* a cached choice this compile cannot use: measure again */
+    }
+    int pick = -1;
+    *ms_sparse = *ms_dense = 0;
+    for (int c = 0; c < nc && c < TUNE_CANDIDATES; c++) {
+        Graph *s = pat_isolate(g, i);
+        PatLayer Ls;
+        double ms = 0;
+        int bad = examine(s, 0, &Ls) != NULL;
+        if (!bad) {
+            rewrite(s, 0, &Ls, &cand[c], "");
+            bad = ir_graph_toposort(s, d) || ctx->pattern_time(ctx->pattern_time_ctx, s, &ms, d);
+        }
+        ir_graph_free(s);
+        if (bad) return -2;
+        if (pick < 0 || ms < *ms_sparse) pick = c, *ms_sparse = ms;
+    }
+    Graph *s = pat_isolate(g, i);
+    int bad = ctx->pattern_time(ctx->pattern_time_ctx, s, ms_dense, d);
+    ir_graph_free(s);
+    if (bad) return -2;
+    snprintf(choice, sizeof choice, "%d,%d,%d", cand[pick].tile.flat, cand[pick].tile.r, cand[pick].tile.u);
+    if (mode == 0 && *ms_dense <= *ms_sparse) snprintf(choice, sizeof choice, "dense");
+    pat_cache_put(ctx->tune_cache, key, choice, *ms_sparse, *ms_dense);
+    return !strcmp(choice, "dense") ? -1 : pick;
+}
+
 int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
 {
     const int mode = ctx ? ctx->pattern_mode : 0;
@@ -265,21 +340,26 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
             ir_node_set_str(g, i, "pattern_dense", why);
             continue;
         }
-        PatChoice best = {.cycles = -1};
+        /* the compiled tiles that fit, cheapest predicted first (or the forced one) */
+        PatChoice cand[KPAT_NTILES];
+        int nc = 0;
         for (int t = 0; t < KPAT_NTILES; t++) {
             if (!kpat_tile_fits(&kpat_tiles[t], vbits, vregs)) continue;
             PatChoice c;
             if (cost_tile(&L, &kpat_tiles[t], &c)) continue;
-            if (ctx && ctx->pattern_tile[2]) { /* a forced tile (tests) */
-                if (ctx->pattern_tile[0] == kpat_tiles[t].flat && ctx->pattern_tile[1] == kpat_tiles[t].r &&
-                    ctx->pattern_tile[2] == kpat_tiles[t].u) {
-                    best = c;
-                    break;
-                }
+            if (ctx && ctx->pattern_tile[2] &&
+                (ctx->pattern_tile[0] != kpat_tiles[t].flat || ctx->pattern_tile[1] != kpat_tiles[t].r ||
+                 ctx->pattern_tile[2] != kpat_tiles[t].u))
                 continue;
-            }
-            if (best.cycles < 0 || c.cycles < best.cycles) best = c;
+            int k = nc++;
+            while (k > 0 && cand[k - 1].cycles > c.cycles) cand[k] = cand[k - 1], k--;
+            cand[k] = c;
         }
+        if (nc == 0) {
+            ir_node_set_str(g, i, "pattern_dense", "no compiled tile fits");
+            continue;
+        }
+        PatChoice best = cand[0];
         const int64_t N = g->values[n->in[0]].dims[0];
         double dense = (double)(L.geo.out[0] * L.geo.out[1] * L.M * L.C * L.KH * L.KW) / 16.0 / 2.0 / 0.85;
         double sparse = best.cycles;
@@ -289,7 +369,7 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
             hl += (size_t)snprintf(hist + hl, sizeof hist - hl, "%s%lld", p ? "," : "", (long long)L.hist[p]);
         int64_t dense_bytes = L.M * L.C * L.KH * L.KW * 4;
         int64_t bytes = L.NK * (L.NT + 1) * 4 + (((L.M + BLK - 1) / BLK) * best.ncb * L.K + 1) * 4;
-        char stats[512];
+        char stats[768];
         snprintf(stats, sizeof stats,
                  "filters %lld, kernels kept %lld of %lld (%.1f%%), patterns [%s], %lld bytes vs %lld dense "
                  "(%.2fx), tile %s %dx%d, cblock %lld, loads/FMA %.2f planned vs %.2f naive, predicted "
@@ -298,8 +378,20 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
                  hist, (long long)bytes, (long long)dense_bytes, (double)dense_bytes / (double)(bytes ? bytes : 1),
                  best.tile.flat ? "flat" : "rows", best.tile.r, best.tile.u, (long long)best.cblock, best.loads_plan,
                  best.loads_naive, sparse * (double)N / 1e6, dense * (double)N / 1e6);
-        if (mode == 0 && !(sparse < dense)) {
-            char why2[600];
+        int use_sparse = mode > 0 || sparse < dense;
+        if (ctx && ctx->pattern_tune && ctx->pattern_time && !ctx->pattern_tile[2]) {
+            /* --tune: the measured best of the cost model's first candidates and dense */
+            double ms_sparse = 0, ms_dense = 0;
+            int pick = tune_layer(g, i, &L, cand, nc, ctx, mode, &ms_sparse, &ms_dense, d);
+            if (pick == -2) return -1;
+            if (pick >= 0) best = cand[pick];
+            use_sparse = pick >= 0;
+            size_t sl = strlen(stats);
+            snprintf(stats + sl, sizeof stats - sl, "; measured %.3f ms sparse (tile %s %dx%d) vs %.3f ms dense",
+                     ms_sparse, best.tile.flat ? "flat" : "rows", best.tile.r, best.tile.u, ms_dense);
+        }
+        if (!use_sparse) {
+            char why2[900];
             snprintf(why2, sizeof why2, "predicted slower than dense (%s)", stats);
             ir_node_set_str(g, i, "pattern_dense", why2);
             continue;
@@ -308,5 +400,11 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
         changed++;
     }
     if (changed && ir_graph_toposort(g, d)) return -1;
+    if (ctx && ctx->tune_cache) { /* --tune: write what was measured, then forget it */
+        int rc = pat_cache_save(ctx->tune_cache, d);
+        pat_cache_free(ctx->tune_cache);
+        ctx->tune_cache = NULL;
+        if (rc) return -1;
+    }
     return 0;
 }

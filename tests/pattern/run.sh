@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh — `make pattern-test` (part of `make test`, about 30 s): pattern-sparse code generation
+# run.sh — `make pattern-test` (part of `make test`, about 40 s): pattern-sparse code generation
 # end to end through ppcc and the runtime, on pruned real models:
 #   1. the MNIST example pruned with the defaults (connectivity 0.5) and compiled with every
 #      pruned conv forced sparse (--pattern-conv=sparse): --stats lists PatternConv layers run
@@ -9,7 +9,11 @@
 #   3. torchvision resnet18 (tests/models/export.py) pruned by magnitude projection (fast; the
 #      structure, not the accuracy, is under test) at connectivity 0 and 0.72, compiled sparse:
 #      equal to the interpreter on its --save-pruned model (relative L2 <= 1e-4), the layer
-#      table lists a PatternConv per pruned 3x3 conv.
+#      table lists a PatternConv per pruned 3x3 conv; compiling twice gives the same bytes;
+#   4. --tune on the MNIST example: each pruned conv's line in --stats says what was measured,
+#      the tuning cache gets one line per conv, a second compile with the cache measures
+#      nothing (cache file unchanged, same .so bytes), the tuned model equals the interpreter;
+#   5. option errors: --tuning-cache without --tune, --tune with --emit=obj.
 # Usage: tests/pattern/run.sh [BUILD]   (BUILD defaults to build)
 BUILD=${1:-build}
 PPCC=$BUILD/bin/ppcc
@@ -73,6 +77,39 @@ if [ -f "$R" ]; then
 else
   bad "$R missing (tests/models/export.py)"
 fi
+
+# 3b. determinism
+if "$PPCC" "$R" --prune --admm-iters 0 --no-refit --connectivity 0.72 -o "$TMP/d1.so" 2> /dev/null &&
+   "$PPCC" "$R" --prune --admm-iters 0 --no-refit --connectivity 0.72 -o "$TMP/d2.so" 2> /dev/null &&
+   cmp -s "$TMP/d1.so" "$TMP/d2.so"; then ok; else bad "resnet18 pruned: two compiles differ"; fi
+
+# 4. --tune with a cache
+MP="--prune --admm-iters 0 --no-refit --connectivity 0.5"
+if "$PPCC" "$M" $MP --tune --tuning-cache "$TMP/cache" --stats --save-pruned "$TMP/tp.onnx" -o "$TMP/t1.so" \
+     2> "$TMP/err"; then
+  ok
+  n=$(grep -c "^stats: pattern .*measured .* ms sparse .* ms dense" "$TMP/err")
+  [ "$n" = 4 ] && ok || bad "--tune: expected 4 measured layers in --stats, got $n"
+  n=$(grep -vc "^#" "$TMP/cache")
+  [ "$n" = 4 ] && ok || bad "--tune: expected 4 cache entries, got $n"
+  cp "$TMP/cache" "$TMP/cache0"
+  if "$PPCC" "$M" $MP --tune --tuning-cache "$TMP/cache" -o "$TMP/t2.so" 2> "$TMP/err"; then
+    cmp -s "$TMP/cache" "$TMP/cache0" && ok || bad "--tune: the second compile changed the cache"
+    cmp -s "$TMP/t1.so" "$TMP/t2.so" && ok || bad "--tune: the cached compile differs from the first"
+  else
+    bad "--tune (cached) failed: $(tail -1 "$TMP/err")"
+  fi
+  compare mnist-tuned "$TMP/t1.so" "$TMP/tp.onnx" 8
+else
+  bad "--tune failed: $(tail -1 "$TMP/err")"
+fi
+
+# 5. option errors
+if "$PPCC" "$M" --prune --tuning-cache "$TMP/c2" -o "$TMP/x.so" 2> "$TMP/err"; then bad "--tuning-cache without --tune accepted"
+else grep -q "needs --tune" "$TMP/err" && ok || bad "--tuning-cache without --tune: $(cat "$TMP/err")"; fi
+if "$PPCC" "$M" --prune --tune --emit=obj -o "$TMP/x.o" 2> "$TMP/err"; then bad "--tune --emit=obj accepted"
+else grep -q "needs --emit=so" "$TMP/err" && ok || bad "--tune --emit=obj: $(cat "$TMP/err")"; fi
+[ ! -e "$TMP/x.o" ] && [ ! -e "$TMP/c2" ] && ok || bad "a refused compile left a file behind"
 
 echo "pattern tests: $pass passed, $fail failed"
 [ "$fail" = 0 ]
