@@ -217,10 +217,12 @@ static void print_stats(const Graph *g)
     for (int i = 0; i < g->n_nodes; i++) {
         const Node *n = &g->nodes[i];
         const char *sparse = ir_attr_str(n, "pattern_stats", NULL), *dense = ir_attr_str(n, "pattern_dense", NULL);
+        const char *order = ir_attr_str(n, "filter_order", NULL);
         if (n->op == OP_PATTERN_CONV && sparse)
             fprintf(stderr, "stats: pattern %s: sparse: %s\n", n->name ? n->name : "?", sparse);
         else if (dense)
             fprintf(stderr, "stats: pattern %s: dense: %s\n", n->name ? n->name : "?", dense);
+        if (order) fprintf(stderr, "stats: pattern %s: filters %s\n", n->name ? n->name : "?", order);
     }
 }
 

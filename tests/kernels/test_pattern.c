@@ -17,6 +17,8 @@
  * kernel, channel counts that are not multiples of 16, plain (< 16 channels) and blocked input,
  * tiny (1x1, 2x3) and wide (5x70) images, batch 2, kernels removed (connectivity), filters with
  * no kernels, every compiled tile, every pattern of a 3x3 kernel with N = 1..9, residual, Relu.
+ * Chains where a dense conv consumes the pruned one: filter-reorder must permute the filters
+ * and fold the permutation into the consumer, with unchanged results.
  * And: a pruned conv whose weights are not zero outside its patterns stays dense.
  * A standalone Check program: test_pattern [-v].
  */
@@ -49,6 +51,7 @@ typedef struct Case {
     int residual, relu;
     int tile[3];       /* forced tile or {0,0,0} */
     int dirty;         /* a nonzero weight outside its pattern: must stay dense */
+    int chain;         /* a dense 3x3 conv consumes the output: filter-reorder folds into it */
 } Case;
 
 static Case layer(int64_t c, int64_t m, int64_t hw, int64_t s)
@@ -61,9 +64,9 @@ static Case layer(int64_t c, int64_t m, int64_t hw, int64_t s)
 static void case_str(const Case *c, char *b, size_t n)
 {
     snprintf(b, n,
-             "N%lld C%lld %lldx%lld M%lld k%lldx%lld s%lld d%lld pads %lld,%lld,%lld,%lld K%d NT%d conn %.2f%s%s%s "
+             "%sN%lld C%lld %lldx%lld M%lld k%lldx%lld s%lld d%lld pads %lld,%lld,%lld,%lld K%d NT%d conn %.2f%s%s%s "
              "tile %d,%d,%d",
-             (long long)c->n, (long long)c->c, (long long)c->h, (long long)c->w, (long long)c->m, (long long)c->kh,
+             c->chain ? "chain " : "", (long long)c->n, (long long)c->c, (long long)c->h, (long long)c->w, (long long)c->m, (long long)c->kh,
              (long long)c->kw, (long long)c->s, (long long)c->d, (long long)c->pads[0], (long long)c->pads[1],
              (long long)c->pads[2], (long long)c->pads[3], c->k, c->nt, c->conn, c->empty_filters ? " empty" : "",
              c->residual ? " res" : "", c->relu ? " relu" : "", c->tile[0], c->tile[1], c->tile[2]);
@@ -140,6 +143,20 @@ static Graph *build(const Case *c, uint64_t *rs)
         IR_ASSERT(!ir_infer_node(g, rn, &d));
         y = o;
     }
+    if (c->chain) {
+        int64_t w2d[4] = {8, c->m, 3, 3};
+        float *w2 = xmalloc((size_t)(8 * c->m * 9) * sizeof(float));
+        for (int64_t k = 0; k < 8 * c->m * 9; k++) w2[k] = rng_unif(rs);
+        int w2v = ir_const_add(g, "w2", DT_F32, 4, w2d, w2);
+        free(w2);
+        int o = ir_value_add(g, "conv2_out", DT_UNDEF, 0, NULL);
+        int in2[2] = {y, w2v};
+        int c2 = ir_node_add(g, OP_CONV, "conv2", 2, in2, 1, &o);
+        int64_t p1[4] = {1, 1, 1, 1};
+        ir_node_set_ints(g, c2, "pads", p1, 4);
+        IR_ASSERT(!ir_infer_node(g, c2, &d));
+        y = o;
+    }
     ir_graph_add_output(g, y);
     free(w), free(b), free(ids);
     return g;
@@ -203,6 +220,8 @@ static int native_node(const Graph *g, int i, Tensor **vals, const Tensor *want,
     return fail;
 }
 
+static int conv_is_chain(const Node *n) { return n->name && !strcmp(n->name, "conv2"); }
+
 /* Returns the number of failures of one case. */
 static int run_case(const Case *c, uint64_t seed)
 {
@@ -225,16 +244,23 @@ static int run_case(const Case *c, uint64_t seed)
     pass_context_init(&ctx);
     ctx.pattern_mode = 1;
     memcpy(ctx.pattern_tile, c->tile, sizeof ctx.pattern_tile);
-    if (pass_pipeline_run(g2, "infer-shapes,fuse-activation,layout,fuse-residual,fuse-activation,pattern-group,dce",
+    if (pass_pipeline_run(g2,
+                          "infer-shapes,fuse-activation,layout,fuse-residual,fuse-activation,filter-reorder,"
+                          "pattern-group,dce",
                           &ctx, &d)) {
         fprintf(stderr, "FAIL %s: passes: %s\n", desc, d.msg);
         fails++;
         goto done;
     }
-    int npat = 0, conv = -1;
+    int npat = 0, conv = -1, pat = -1;
     for (int i = 0; i < g2->n_nodes; i++) {
-        npat += g2->nodes[i].op == OP_PATTERN_CONV;
-        if (g2->nodes[i].op == OP_CONV) conv = i;
+        if (g2->nodes[i].op == OP_PATTERN_CONV) npat++, pat = i;
+        if (g2->nodes[i].op == OP_CONV && !conv_is_chain(&g2->nodes[i])) conv = i;
+    }
+    if (c->chain && pat >= 0 && !strstr(ir_attr_str(&g2->nodes[pat], "filter_order", ""), "reordered, absorbed by conv2")) {
+        fprintf(stderr, "FAIL %s: filters not reordered into conv2 (%s)\n", desc,
+                ir_attr_str(&g2->nodes[pat], "filter_order", "-"));
+        fails++;
     }
     if (c->dirty) {
         const char *why = conv >= 0 ? ir_attr_str(&g2->nodes[conv], "pattern_dense", "") : "";
@@ -294,7 +320,7 @@ done:
 
 START_TEST(test_layers)
 {
-    Case cs[16];
+    Case cs[20];
     int n = 0;
     cs[n++] = layer(64, 64, 14, 1);
     cs[n++] = layer(32, 48, 9, 2);
@@ -311,6 +337,8 @@ START_TEST(test_layers)
     cs[n] = layer(32, 48, 12, 1), cs[n].conn = 0.72, cs[n].empty_filters = 1, cs[n].relu = 1, n++;
     cs[n] = layer(24, 16, 6, 2), cs[n].conn = 0.9, cs[n].residual = 1, n++;
     cs[n] = layer(16, 16, 7, 1), cs[n].pads[0] = cs[n].pads[1] = cs[n].pads[2] = cs[n].pads[3] = 0, n++;
+    cs[n] = layer(24, 40, 9, 1), cs[n].conn = 0.5, cs[n].relu = cs[n].chain = 1, n++; /* reordered filters */
+    cs[n] = layer(16, 20, 8, 2), cs[n].conn = 0.3, cs[n].chain = 1, cs[n].n = 2, n++;
     int fails = 0;
     for (int i = 0; i < n; i++) fails += run_case(&cs[i], 1000 + (uint64_t)i);
     ck_assert_int_eq(fails, 0);
