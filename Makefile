@@ -219,7 +219,9 @@ runtime-bench: $(RT_BENCH_BIN) $(RT_TEST_DIR)/fixture_add.so
 # `make bench` (not part of `make test`): ppcc against ONNX Runtime. Installs onnxruntime-node
 # into build/cache/ort (bench/setup.sh, idempotent), exports the four torchvision models
 # (tests/models/export.py, cached), builds the driver and the FMA peak micro-benchmark, then
-# runs $(BUILD)/bench/bench, which prints the table and writes docs/benchmarks.md. Before ppcc
+# runs $(BUILD)/bench/bench, which prints the table and writes docs/benchmarks.md (MODEL@pR rows:
+# the model pattern-pruned at connectivity R, issue #6), then bench/pattern_layers.py, which
+# appends resnet18's per-layer sparse-vs-dense table and docs/img/pattern-speedup.svg. Before ppcc
 # can compile a model its rows say "ppcc: not available (REASON)" and ORT is still measured.
 # Each row first waits up to 30 s for other processes to quieten (--wait-idle; the report lists
 # the background CPU share per row).
@@ -252,6 +254,9 @@ bench: all $(BENCH_BIN) $(FMA_PEAK_BIN) bench-setup
 	$(BENCH_BIN) --models $(BUILD)/models --work $(BENCH_DIR) --ppcc $(PPCC) \
 	    --ort $(ORT_CACHE)/node_modules/onnxruntime-node --fma-peak $(FMA_PEAK_BIN) \
 	    --wait-idle 30 --command "make bench" $(BENCH_ARGS) $(BENCH_MODELS)
+	$(PYTHON) tests/models/export.py $(BUILD)/models resnet18
+	$(PYTHON) bench/pattern_layers.py $(PPCC) $(BUILD)/models/resnet18/model.onnx docs/benchmarks.md \
+	    $(BENCH_DIR)/fma_peak.txt
 
 # The harness on its own: a hand-written "compiled" Gemm stands in for ppcc (bench/selftest/).
 bench-selftest: $(BENCH_BIN) $(FMA_PEAK_BIN) bench-setup

@@ -377,11 +377,12 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
         int64_t bytes = L.NK * (L.NT + 1) * 4 + (((L.M + BLK - 1) / BLK) * best.ncb * L.K + 1) * 4;
         char stats[768];
         snprintf(stats, sizeof stats,
-                 "filters %lld, kernels kept %lld of %lld (%.1f%%), patterns [%s], %lld bytes vs %lld dense "
+                 "filters %lld, kernels kept %lld of %lld (%.1f%%), MACs %lld of %lld, patterns [%s], %lld bytes vs %lld dense "
                  "(%.2fx), tile %s %dx%d, cblock %lld, loads/FMA %.2f planned vs %.2f naive, predicted "
                  "%.2f Mcycles vs %.2f dense",
                  (long long)L.M, (long long)L.NK, (long long)(L.M * L.C), 100.0 * (double)L.NK / (double)(L.M * L.C),
-                 hist, (long long)bytes, (long long)dense_bytes, (double)dense_bytes / (double)(bytes ? bytes : 1),
+                 (long long)(N * L.NK * L.NT * L.geo.out[0] * L.geo.out[1]),
+                 (long long)(N * L.M * L.C * L.KH * L.KW * L.geo.out[0] * L.geo.out[1]), hist, (long long)bytes, (long long)dense_bytes, (double)dense_bytes / (double)(bytes ? bytes : 1),
                  best.tile.flat ? "flat" : "rows", best.tile.r, best.tile.u, (long long)best.cblock, best.loads_plan,
                  best.loads_naive, sparse * (double)N / 1e6, dense * (double)N / 1e6);
         int use_sparse = mode > 0 || sparse < dense;
