@@ -281,13 +281,16 @@ static void ppcc_prepare(const Options *o, const char *name, const char *onnx, c
     unlink(so); /* never measure a stale .so */
     printf("bench: %s: compiling with ppcc\n", name);
     /* MODEL@pR: pattern-pruned at connectivity R by magnitude projection (what is timed is the
-     * sparsity structure; the values do not change the speed), the pruned model saved so ORT can
-     * check the output */
+     * sparsity structure; the values do not change the speed) and tuned (--tune, the timings
+     * cached in WORK/tuning.cache), the pruned model saved so ORT can check the output */
     char pruned[1100];
     snprintf(pruned, sizeof pruned, "%s/%s.pruned.onnx", o->work_dir, name);
     char *argv_dense[] = {(char *)o->ppcc, (char *)onnx, "-o", so, NULL};
+    char cache[1100];
+    snprintf(cache, sizeof cache, "%s/tuning.cache", o->work_dir);
     char *argv_pruned[] = {(char *)o->ppcc, (char *)onnx, "--prune", "--admm-iters", "0", "--no-refit",
-                           "--connectivity", (char *)conn, "--save-pruned", pruned, "-o", so, NULL};
+                           "--connectivity", (char *)conn, "--tune", "--tuning-cache", cache,
+                           "--save-pruned", pruned, "-o", so, NULL};
     char **argv = conn ? argv_pruned : argv_dense;
     double wall = 0;
     int st = run_logged(argv, log, o->compile_timeout, &wall);
@@ -550,7 +553,7 @@ static void usage(FILE *f)
             "usage: bench [options] [MODEL...]   (default: resnet18 mobilenet_v2 squeezenet1_1 vgg16)\n"
             "Benchmarks ppcc-compiled models against ONNX Runtime, alternating the two in one run.\n"
             "MODEL@pR (e.g. resnet18@p0.72): the model pattern-pruned at connectivity R (ppcc --prune\n"
-            "--admm-iters 0 --no-refit --connectivity R) against ONNX Runtime on the dense model.\n"
+            "--admm-iters 0 --no-refit --connectivity R --tune) against ONNX Runtime on the dense model.\n"
             "  --models DIR        exported models: DIR/MODEL/model.onnx, test_data_set_0/*.pb (build/models)\n"
             "  --work DIR          compiled models, outputs and logs (build/bench)\n"
             "  --ppcc PATH         the compiler (build/bin/ppcc)\n"

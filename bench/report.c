@@ -299,7 +299,9 @@ void bench_print_markdown(FILE *f, const BenchInfo *info, const BenchModel *mode
         fprintf(f, "MODEL@pR: pruned with `ppcc --prune --admm-iters 0 --no-refit --connectivity R` (K=8 "
                    "patterns of 4 weights; R of each pruned layer's 3x3 kernels removed; magnitude "
                    "projection, as the timing depends on the sparsity structure, not the values) and "
-                   "compiled with the default `--pattern-conv=auto`. ORT runs the dense, unpruned "
+                   "compiled with `--pattern-conv=auto --tune` (each pruned conv's schedule, or dense, "
+                   "measured on this machine; compile time in the per-model table includes the tuning "
+                   "unless the tuning cache already held the layers). ORT runs the dense, unpruned "
                    "model; 'ppcc dense' is the unpruned model's row of this run. GFLOP/s counts the "
                    "non-zero MACs only.\n\n");
         fprintf(f, "| model | threads | GMACs non-zero | ORT dense ms | ppcc dense ms | ppcc pruned ms | "

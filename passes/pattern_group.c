@@ -36,7 +36,7 @@
 #include "passes/pattern_tune.h"
 
 #define BLK IR_LAYOUT_BLOCK
-#define SLAB_BYTES 32768 /* input-channel block: the planes a tile reads should fit L1 */
+#define L1_BYTES 40960 /* the item's accumulators + the copies a tile reads for one channel block */
 #define SPARSE_CALIB 1.6 /* measured / counted cycles of the pattern kernel (cost_tile) */
 #define DENSE_EFF 0.97   /* fraction of the FMA peak the dense kernel reaches on big 3x3 layers */
 
@@ -58,11 +58,14 @@ typedef struct PatChoice {
     double cycles, loads_plan, loads_naive;
 } PatChoice;
 
-/* Input channels per block: the copies' rows a tile reads for a block should fit in L1. */
+/* Input channels per block: the copies' rows a tile reads for a block, with the accumulators of
+ * the item's 16 filters, should fit in L1 (48 KB on the machines we measured, some left over
+ * for the weights streaming by). */
 static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies *cp)
 {
     int64_t per_ch = (int64_t)cp->n * 16 * t->u * (t->flat ? 1 : t->r + L->maxdy) * 4;
-    int64_t cb = SLAB_BYTES / per_ch;
+    int64_t acc = (int64_t)BLK * t->r * t->u * 64;
+    int64_t cb = (L1_BYTES - acc) / per_ch;
     if (cb < 4) cb = 4;
     if (cb > L->C) cb = L->C;
     return cb;
