@@ -96,6 +96,19 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
         }
     }
     p.n_work = geo.n * walk.tiles * p.mb;
+    /* the kernel trusts the tables: check them (a hand-written .ir could hold anything) */
+    const int32_t *idx = g->values[n->in[2]].data, *runs = g->values[n->in[3]].data;
+    const int64_t nruns = (int64_t)p.mb * p.ncb * p.k;
+    if (runs[0] != 0 || runs[nruns] != geo.nk) return node_error(d, n, "runs do not cover the kernels");
+    for (int64_t r = 0; r < nruns; r++) {
+        if (runs[r + 1] < runs[r]) return node_error(d, n, "runs are not increasing");
+        const int64_t ob = r / ((int64_t)p.ncb * p.k);
+        for (int32_t k = runs[r]; k < runs[r + 1]; k++) {
+            const int64_t c = idx[k] >> 4, m = ob * KC_VL + (idx[k] & 15);
+            if (idx[k] < 0 || c >= geo.c || m >= geo.m)
+                return node_error(d, n, "kernel %d: channel or filter out of range", (int)k);
+        }
+    }
     /* idx decoded once: byte offset of channel c's copies with the filter in the low 4 bits */
     if (p.chan_stride % KC_VL || (double)geo.c * (double)p.chan_stride * 4.0 >= 2147483648.0) return 0;
 
@@ -104,7 +117,6 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
     IR_ASSERT(bias != NULL);
     memset(bias, 0, (size_t)p.mb * KC_VL * sizeof(float));
     memcpy(bias, g->values[n->in[4]].data, (size_t)geo.m * sizeof(float));
-    const int32_t *idx = g->values[n->in[2]].data;
     int32_t *xoff = NULL;
     if (posix_memalign((void **)&xoff, 64, (size_t)(geo.nk + 1) * sizeof(int32_t))) xoff = NULL;
     IR_ASSERT(xoff != NULL);
