@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 STATS = re.compile(r"^stats: pattern (\S+): (sparse|dense): .*?MACs (\d+) of (\d+),.*?"
-                   r"measured ([\d.]+) ms sparse \(tile (\w+ \d+x\d+)\) vs ([\d.]+) ms dense")
+                   r"measured ([\d.]+) ms sparse \(tile ([^)]*)\) vs ([\d.]+) ms dense")
 
 
 def run_layers(ppcc, model, conn, tmp):
