@@ -8,6 +8,7 @@
 #                            PPCC --passes LIST --verify-each --check-each --emit=ir -o - FILE
 #                            so every test also verifies the IR and checks with the interpreter
 #                            that no pass changed the outputs
+#   ; OPTIONS: OPT OPT ...   extra ppcc options (e.g. --pattern-conv=sparse), split on blanks
 #   ; CHECK: TEXT            TEXT must occur in the output, after the previous CHECK's match
 #                            (same line further right, or a later line)
 #   ; CHECK-NOT: TEXT        TEXT must not occur between the matches of the CHECKs around it
@@ -107,8 +108,10 @@ for t in "$@"; do
     out="$TMP/out"
     err="$TMP/err"
     input="$TMP/$name"
+    options=$(sed -n 's/^;[[:space:]]*OPTIONS:[[:space:]]*//p' "$t" | head -n 1)
     sed 's/^;.*$//' "$t" >"$input"
-    "$PPCC" --passes "$passes" --verify-each --check-each --emit=ir -o - "$input" >"$out" 2>"$err"
+    # shellcheck disable=SC2086 # OPTIONS are split on blanks on purpose
+    "$PPCC" --passes "$passes" $options --verify-each --check-each --emit=ir -o - "$input" >"$out" 2>"$err"
     rc=$?
     if grep -q '^;[[:space:]]*ERROR:' "$t"; then
         # an expected failure: non-zero exit (not a crash), every ERROR text on stderr
