@@ -30,6 +30,7 @@ void prune_options_default(PruneOptions *o)
     o->inv_l1 = 4.0;
     o->inv_resolution = 0.55;
     o->inv_jitter = 2;
+    o->head_ridge = 0.03;
 }
 
 const char *prune_synthetic_name(PruneSynthetic s)
@@ -76,6 +77,8 @@ int prune_options_check(const PruneOptions *o, Diag *d)
         return diag_error(d, "--inversion-l1: expected a number from 0 to 1e6, got %g", o->inv_l1);
     if (!(o->inv_resolution > 0.0 && o->inv_resolution <= 1.0))
         return diag_error(d, "--inversion-resolution: expected a number with 0 < R <= 1, got %g", o->inv_resolution);
+    if (!(o->head_ridge < 0 || (o->head_ridge > 0.0 && o->head_ridge <= 1e6)))
+        return diag_error(d, "--classifier-ridge: expected a number with 0 < X <= 1e6, got %g", o->head_ridge);
     if (o->inv_jitter < 0 || o->inv_jitter > 1000)
         return diag_error(d, "--inversion-jitter: expected an integer from 0 to 1000, got %d", o->inv_jitter);
     if (o->has_range && !(isfinite(o->range_lo) && isfinite(o->range_hi) && o->range_lo < o->range_hi))
@@ -94,6 +97,7 @@ void prune_result_clear(PruneResult *r)
         free(r->layers[i].weight);
     }
     free(r->layers);
+    free(r->head_node);
     for (int i = 0; i < r->n_changed; i++) {
         free(r->changed[i].name);
         tensor_free(r->changed[i].t);
@@ -193,6 +197,10 @@ void prune_result_print(const PruneResult *r, const PruneOptions *o, FILE *f)
         for (int p = 0; p < r->lib.k; p++) fprintf(f, " p%d=%lld", p, (long long)L->hist[p]);
         fprintf(f, "  removed=%lld%s\n", (long long)(L->total - L->kept), L->bias_refit ? "  (bias refit)" : "");
     }
+    if (r->head_node)
+        fprintf(f, "prune: classifier refit: %s (%lldx%lld, ridge %g): logit error on the synthetic data %.4f -> %.4f\n",
+                r->head_node, (long long)r->head_n, (long long)r->head_k, o->head_ridge, r->head_err_dense,
+                r->head_err_refit);
     double w_dense = 9.0 * (double)total, w_kept = (double)r->lib.n * (double)kept;
     double data = r->forward_seconds, solve = 0.0;
     for (int i = 0; i < r->n_layers; i++) data += r->layers[i].data_seconds, solve += r->layers[i].admm.seconds;
