@@ -16,7 +16,9 @@
  * both networks are computed by the same im2col + dgemm (y = W x + b rounded once to f32, the
  * interpreter's Conv semantics up to summation order). Only network (i) is propagated with
  * PRUNE_SOURCE_ORIGINAL. The walk stops after the last selected layer and skips nodes that no
- * selected layer depends on.
+ * selected layer depends on; with a head callback (o->head_fn, pruned-network inputs) it goes on
+ * to the classifier Gemm (prune_head_node) and hands it the same kind of statistics, X = its
+ * input in network (ii) plus a row of ones, Y = the original logits without the bias.
  *
  * BLAS (OpenBLAS) runs on one thread during the walk (prune_linalg_init, which also picks the
  * CPU's AVX2/AVX-512 kernels) and gets its thread count back afterwards.

@@ -16,6 +16,9 @@
  *     prune_admm_layer (ADMM + hard prune + masked least-squares refit), or with
  *     --admm-iters 0 the magnitude projection prune_project (+ prune_refit unless --no-refit;
  *     --admm-iters 0 --no-refit needs no data at all and skips the synthetic propagation).
+ *     With inverted data the walk then refits the classifier head (solve_head: ridge regression
+ *     of the final Gemm's B and C towards the original weights, to the original logits on the
+ *     pruned network's features; --classifier-ridge, --no-classifier-refit).
  *  4. Write-back: the pruned weights (and the refit bias, when the bias is the conv's own
  *     constant: X has a row of ones, the bias column is unconstrained) become NEW constants that
  *     keep the original value names (the old constants are renamed "<name>.dense"), so the names
