@@ -18,7 +18,7 @@
 #   7. a model without a classifier head: one note line on stderr saying what inversion fell back
 #      to, and --stats says it too;
 #   8. the classifier refit (inverted data): --stats reports it and the head's logit error goes
-#      down, --no-classifier-refit and gaussian data leave the head alone, --classifier-ridge
+#      down, --save-pruned carries the refit head (same outputs as the pruned IR), --no-classifier-refit and gaussian data leave the head alone, --classifier-ridge
 #      is range-checked (one-line errors).
 # Checks 1-5 use --synthetic=gaussian: they test the pass around the data, not the data.
 # Usage: tests/prune/run.sh [BUILD]   (BUILD defaults to build)
@@ -171,7 +171,10 @@ else
 fi
 
 # 8. the classifier refit
-"$PPCC" "$M" --prune $INV --connectivity 0.5 --stats --emit=ir -o "$TMP/c1.ir" 2> "$TMP/c1"
+"$PPCC" "$M" --prune $INV --connectivity 0.5 --stats --emit=ir -o "$TMP/c1.ir" --save-pruned "$TMP/c1.onnx" 2> "$TMP/c1"
+"$PPCRUN" "$TMP/c1.onnx" --random 5 -o "$TMP/c1ref" > /dev/null 2>&1 || bad "ppcrun on the saved model (classifier refit)"
+if "$PPCRUN" "$TMP/c1.ir" --random 5 --expect "$TMP/c1ref" --rtol 0 --atol 1e-6 > "$TMP/out" 2>&1; then ok; else
+  bad "saved model (with the refit classifier) and pruned IR differ"; cat "$TMP/out"; fi
 "$PPCC" "$M" --prune $INV --connectivity 0.5 --no-classifier-refit --stats --emit=ir -o "$TMP/c2.ir" 2> "$TMP/c2"
 "$PPCC" "$M" --prune $G --connectivity 0.5 --stats --emit=ir -o "$TMP/c3.ir" 2> "$TMP/c3"
 if awk '/^prune: classifier refit: \/classifier\/Gemm \(10x64, ridge 0.03\): logit error on the synthetic data/ {
