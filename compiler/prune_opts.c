@@ -105,7 +105,10 @@ int prune_cli_option(PruneCli *c, int code, const char *arg, Diag *d)
         if (!(o->connectivity >= 0.0 && o->connectivity < 1.0))
             return diag_error(d, "%s: expected a number with 0 <= R < 1, got '%s'", name, arg);
         return 0;
-    case PRUNE_OPT_ADMM_ITERS: return parse_int(name, arg, 0, 100000, &o->admm_iters, d);
+    case PRUNE_OPT_ADMM_ITERS:
+        if (parse_int(name, arg, 0, 100000, &o->admm_iters, d)) return -1;
+        o->admm_iters_inverted = o->admm_iters;
+        return 0;
     case PRUNE_OPT_ADMM_RHO:
         if (parse_double(name, arg, &o->admm_rho, d)) return -1;
         if (!(o->admm_rho > 0.0 && o->admm_rho <= 1e6))

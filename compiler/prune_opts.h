@@ -79,7 +79,8 @@ enum {
     "  --patterns K          pattern library size (default 8; at most C(8,N-1), 56 for N=4)\n"       \
     "  --pattern-size N      weights kept per 3x3 kernel, centre included (1..9, default 4)\n"       \
     "  --connectivity R      fraction of each layer's kernels removed, 0 <= R < 1 (default 0)\n"     \
-    "  --admm-iters N        ADMM iterations (default 10; 0: magnitude projection, no ADMM)\n"       \
+    "  --admm-iters N        ADMM iterations (default 20 on inverted images, 10 on gaussian/uniform\n" \
+    "                        data; 0: magnitude projection, no ADMM)\n"                            \
     "  --admm-rho X          ADMM penalty relative to trace(G)/n, fixed (default 1)\n"               \
     "  --synthetic=KIND      inverted (default: model inversion, images the model itself\n"         \
     "                        classifies; falls back to BatchNorm statistics or gaussian and says\n"  \

@@ -234,7 +234,7 @@ static int solve_layer(void *vctx, Graph *g, int node, const PruneLayerData *ld,
     AdmmStats st;
     memset(&st, 0, sizeof st);
     int rc = 0;
-    if (o->admm_iters > 0) {
+    if (c->admm.iters > 0) {
         rc = prune_admm_layer(ld->G, ld->YXt, ld->yy, ld->W0, oc, ic, n, &c->lib, o->connectivity, &c->admm, o->refit,
                               W, ids, &st, d);
     } else {
@@ -348,7 +348,7 @@ int pass_prune(Graph *g, PassContext *ctx, Diag *d)
     memset(&c, 0, sizeof c);
     c.o = o;
     c.res = &res;
-    c.admm.iters = o->admm_iters;
+    c.admm.iters = res.admm_iters = o->admm_iters;
     c.admm.rho = o->admm_rho;
     c.admm.rho_growth = 1.0; /* fixed rho: as accurate as a growing one on the example, and the
                                 W-update's Cholesky factor is computed once per layer */
@@ -390,6 +390,7 @@ int pass_prune(Graph *g, PassContext *ctx, Diag *d)
                 lo.synthetic = res.synthetic;
             }
             res.samples = lo.samples;
+            if (images) c.admm.iters = res.admm_iters = o->admm_iters_inverted;
             if (o->head_ridge >= 0 && images) { /* only on inverted images: white noise says nothing
                                                    about the features the head sees on real inputs */
                 lo.head_fn = solve_head;

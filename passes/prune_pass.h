@@ -54,6 +54,7 @@ typedef struct PruneResult {
     double seconds;         /* the whole pass */
     double forward_seconds; /* propagating the synthetic data through unpruned nodes */
     PruneSynthetic synthetic; /* the kind of synthetic data actually used */
+    int admm_iters;         /* ADMM iterations used (admm_iters or admm_iters_inverted) */
     int inverted;           /* model inversion ran: inversion holds its report */
     InvertStats inversion;  /* method, note, self-agreement, loss curve, seconds (owns curve) */
     char fallback[400];     /* why inversion was not used or fell back ("" if it was not) */
@@ -97,6 +98,10 @@ typedef struct PruneOptions {
     int pattern_size;        /* N: non-zeros per kernel incl. the centre, 1..9 (default 4) */
     double connectivity;     /* fraction of each layer's kernels removed, 0 <= R < 1 (default 0) */
     int admm_iters;          /* 0: magnitude projection only (default 10) */
+    int admm_iters_inverted; /* the same when the data are inverted images (default 20: cheap next
+                                to the inversion, better masks at high connectivity; the gaussian
+                                path of the big models keeps 10 for its time). --admm-iters sets
+                                both */
     double admm_rho;         /* rho relative to trace(G)/n, fixed (default 1) */
     int samples;             /* synthetic samples; 0 (default): PRUNE_SAMPLES_INVERTED for model
                                 inversion, PRUNE_SAMPLES_NOISE for gaussian/uniform data */

@@ -18,6 +18,7 @@ void prune_options_default(PruneOptions *o)
     o->pattern_size = 4;
     o->connectivity = 0.0;
     o->admm_iters = 10;
+    o->admm_iters_inverted = 20;
     o->admm_rho = 1.0;
     o->samples = 0;
     o->synthetic = PRUNE_SYNTH_INVERTED;
@@ -58,6 +59,8 @@ int prune_options_check(const PruneOptions *o, Diag *d)
         return diag_error(d, "--connectivity: expected a number with 0 <= R < 1, got %g", o->connectivity);
     if (o->admm_iters < 0 || o->admm_iters > 100000)
         return diag_error(d, "--admm-iters: expected an integer from 0 to 100000, got %d", o->admm_iters);
+    if (o->admm_iters_inverted < 0 || o->admm_iters_inverted > 100000)
+        return diag_error(d, "--admm-iters: expected an integer from 0 to 100000, got %d", o->admm_iters_inverted);
     if (!(o->admm_rho > 0.0 && o->admm_rho <= 1e6))
         return diag_error(d, "--admm-rho: expected a number with 0 < rho <= 1e6, got %g", o->admm_rho);
     if (o->samples < 0 || o->samples > 4096)
@@ -159,7 +162,7 @@ void prune_result_print(const PruneResult *r, const PruneOptions *o, FILE *f)
     int64_t kept = 0, total = 0;
     for (int i = 0; i < r->n_layers; i++) kept += r->layers[i].kept, total += r->layers[i].total;
     fprintf(f, "prune: K=%d patterns of N=%d, connectivity %.3g, %s, ", o->patterns, o->pattern_size,
-            o->connectivity, o->admm_iters ? "ADMM" : "magnitude projection");
+            o->connectivity, r->admm_iters ? "ADMM" : "magnitude projection");
     if (r->samples)
         fprintf(f, "%d %s synthetic samples (%s source), %s\n", r->samples,
                 o->sample_fn ? "caller-supplied" : prune_synthetic_name(r->synthetic),
@@ -190,8 +193,8 @@ void prune_result_print(const PruneResult *r, const PruneOptions *o, FILE *f)
         print_err(f, L->has_data, L->admm.err_dense);
         print_err(f, L->has_data, L->admm.err_projected);
         print_err(f, L->has_data && o->refit, L->admm.err_refit);
-        print_err(f, o->admm_iters > 0, L->admm.primal_residual);
-        print_err(f, o->admm_iters > 0, L->admm.dual_residual);
+        print_err(f, r->admm_iters > 0, L->admm.primal_residual);
+        print_err(f, r->admm_iters > 0, L->admm.dual_residual);
         fprintf(f, " %5d %7.3f %7.3f\n", L->admm.iters_run, L->data_seconds, L->admm.seconds);
         fprintf(f, "prune:   patterns:");
         for (int p = 0; p < r->lib.k; p++) fprintf(f, " p%d=%lld", p, (long long)L->hist[p]);

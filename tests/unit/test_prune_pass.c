@@ -1215,6 +1215,13 @@ START_TEST(test_prune_classifier_refit)
     o.head_ridge = 0;
     ck_assert_int_eq(prune_options_check(&o, &d), -1);
     ck_assert_ptr_nonnull(strstr(d.msg, "--classifier-ridge"));
+    /* ADMM iterations: 20 on inverted images, 10 on gaussian/uniform data, both range-checked */
+    prune_options_default(&o);
+    ck_assert_int_eq(o.admm_iters, 10);
+    ck_assert_int_eq(o.admm_iters_inverted, 20);
+    o.admm_iters_inverted = -1;
+    ck_assert_int_eq(prune_options_check(&o, &d), -1);
+    ck_assert_ptr_nonnull(strstr(d.msg, "--admm-iters"));
 }
 END_TEST
 
