@@ -84,7 +84,8 @@ int prune_cli_option(PruneCli *c, int code, const char *arg, Diag *d)
                                         "--no-refit", "--prune-layers", "--prune-first", "--save-pruned",
                                         "--inversion-steps", "--inversion-lr", "--inversion-tv", "--inversion-l2",
                                         "--inversion-l1", "--inversion-resolution",
-                                        "--inversion-jitter", "--synthetic-range", "--save-synthetic"};
+                                        "--inversion-jitter", "--synthetic-range", "--save-synthetic",
+                                        "--classifier-ridge", "--no-classifier-refit"};
     _Static_assert(sizeof names / sizeof names[0] == PRUNE_OPT_END - PRUNE_OPT_BASE, "one name per option");
     const char *name = names[code - PRUNE_OPT_BASE];
     if (code != PRUNE_OPT_PRUNE) {
@@ -104,7 +105,10 @@ int prune_cli_option(PruneCli *c, int code, const char *arg, Diag *d)
         if (!(o->connectivity >= 0.0 && o->connectivity < 1.0))
             return diag_error(d, "%s: expected a number with 0 <= R < 1, got '%s'", name, arg);
         return 0;
-    case PRUNE_OPT_ADMM_ITERS: return parse_int(name, arg, 0, 100000, &o->admm_iters, d);
+    case PRUNE_OPT_ADMM_ITERS:
+        if (parse_int(name, arg, 0, 100000, &o->admm_iters, d)) return -1;
+        o->admm_iters_inverted = o->admm_iters;
+        return 0;
     case PRUNE_OPT_ADMM_RHO:
         if (parse_double(name, arg, &o->admm_rho, d)) return -1;
         if (!(o->admm_rho > 0.0 && o->admm_rho <= 1e6))
@@ -148,6 +152,13 @@ int prune_cli_option(PruneCli *c, int code, const char *arg, Diag *d)
             return diag_error(d, "%s: expected original or pruned, got '%s'", name, arg);
         return 0;
     case PRUNE_OPT_NO_REFIT: o->refit = 0; return 0;
+    case PRUNE_OPT_CLS_RIDGE:
+        if (parse_double(name, arg, &o->head_ridge, d)) return -1;
+        if (!(o->head_ridge > 0.0 && o->head_ridge <= 1e6))
+            return diag_error(d, "%s: expected a number with 0 < X <= 1e6, got '%s'", name, arg);
+        c->ridge_given = 1;
+        return 0;
+    case PRUNE_OPT_NO_CLS_REFIT: c->no_head = 1; return 0;
     case PRUNE_OPT_LAYERS:
         if (!*arg || strspn(arg, ",") == strlen(arg))
             return diag_error(d, "%s: expected 'all' or a comma-separated list of Conv node or weight names", name);
@@ -216,6 +227,9 @@ int prune_cli_finish(PruneCli *c, PassContext *pc, int stats, const char *input,
     if (c->inversion_given && c->opt.synthetic != PRUNE_SYNTH_INVERTED)
         return diag_error(d, "%s needs --synthetic=inverted (model inversion), not --synthetic=%s", c->inversion_name,
                           prune_synthetic_name(c->opt.synthetic));
+    if (c->ridge_given && c->no_head)
+        return diag_error(d, "--classifier-ridge and --no-classifier-refit contradict each other");
+    if (c->no_head) c->opt.head_ridge = -1;
     if (c->synth_dir && c->opt.admm_iters == 0 && !c->opt.refit)
         return diag_error(d, "--save-synthetic: --admm-iters 0 --no-refit uses no synthetic data");
     if (c->synth_dir) {

@@ -41,6 +41,8 @@ enum {
     PRUNE_OPT_INV_JITTER,
     PRUNE_OPT_RANGE,
     PRUNE_OPT_SAVE_SYNTH,
+    PRUNE_OPT_CLS_RIDGE,
+    PRUNE_OPT_NO_CLS_REFIT,
     PRUNE_OPT_END
 };
 
@@ -66,7 +68,9 @@ enum {
     {"inversion-resolution", required_argument, 0, PRUNE_OPT_INV_RES},      \
     {"inversion-jitter", required_argument, 0, PRUNE_OPT_INV_JITTER},       \
     {"synthetic-range", required_argument, 0, PRUNE_OPT_RANGE},             \
-    {"save-synthetic", required_argument, 0, PRUNE_OPT_SAVE_SYNTH},
+    {"save-synthetic", required_argument, 0, PRUNE_OPT_SAVE_SYNTH},         \
+    {"classifier-ridge", required_argument, 0, PRUNE_OPT_CLS_RIDGE},        \
+    {"no-classifier-refit", no_argument, 0, PRUNE_OPT_NO_CLS_REFIT},
 
 #define PRUNE_USAGE                                                                                  \
     "Pruning (data-free: no data is read, see docs/pruning.md):\n"                                   \
@@ -75,13 +79,14 @@ enum {
     "  --patterns K          pattern library size (default 8; at most C(8,N-1), 56 for N=4)\n"       \
     "  --pattern-size N      weights kept per 3x3 kernel, centre included (1..9, default 4)\n"       \
     "  --connectivity R      fraction of each layer's kernels removed, 0 <= R < 1 (default 0)\n"     \
-    "  --admm-iters N        ADMM iterations (default 10; 0: magnitude projection, no ADMM)\n"       \
+    "  --admm-iters N        ADMM iterations (default 20 on inverted images, 10 on gaussian/uniform\n" \
+    "                        data; 0: magnitude projection, no ADMM)\n"                            \
     "  --admm-rho X          ADMM penalty relative to trace(G)/n, fixed (default 1)\n"               \
     "  --synthetic=KIND      inverted (default: model inversion, images the model itself\n"         \
     "                        classifies; falls back to BatchNorm statistics or gaussian and says\n"  \
     "                        so; gaussian when it would exceed 10 TFLOP unless given explicitly),\n" \
     "                        gaussian (N(0,1)) or uniform ([0,1))\n"                                 \
-    "  --synthetic-samples S synthetic inputs (default 128 inverted, 16 gaussian/uniform)\n"         \
+    "  --synthetic-samples S synthetic inputs (default 256 inverted, 16 gaussian/uniform)\n"         \
     "  --synthetic-range LO,HI  the model's input range: inversion starts in and stays within it,\n" \
     "                        gaussian/uniform values are mapped into it (default: none; the\n"       \
     "                        MNIST example expects 0,1)\n"                                           \
@@ -97,6 +102,11 @@ enum {
     "  --synthetic-source=S  which network's activations feed each layer: pruned (default: the\n"    \
     "                        already-pruned layers, error correction) or original\n"                 \
     "  --no-refit            skip the masked least-squares refit after ADMM\n"                       \
+    "  --no-classifier-refit keep the classifier head (the final Gemm) as it is; by default, on\n"  \
+    "                        inverted data, it is refit to the original logits after the last\n"   \
+    "                        pruned layer\n"                                                        \
+    "  --classifier-ridge X  that refit's ridge towards the original weights, relative to\n"       \
+    "                        trace(G)/n (0 < X <= 1e6, default 0.03)\n"                           \
     "  --prune-layers=LIST   'all' or comma-separated Conv node/weight names (default: every\n"      \
     "                        3x3 group-1 f32 conv except one reading a <=3-channel graph input)\n"   \
     "  --prune-first         also prune that first conv\n"                                           \
@@ -113,6 +123,8 @@ typedef struct PruneCli {
     const char *synth_dir;   /* --save-synthetic */
     const char *save_path;   /* --save-pruned */
     int saved;               /* save_path (a regular file) was written by prune_cli_save */
+    int ridge_given;         /* --classifier-ridge */
+    int no_head;             /* --no-classifier-refit */
     PruneResult result;
 } PruneCli;
 

@@ -16,7 +16,9 @@
  * both networks are computed by the same im2col + dgemm (y = W x + b rounded once to f32, the
  * interpreter's Conv semantics up to summation order). Only network (i) is propagated with
  * PRUNE_SOURCE_ORIGINAL. The walk stops after the last selected layer and skips nodes that no
- * selected layer depends on.
+ * selected layer depends on; with a head callback (o->head_fn, pruned-network inputs) it goes on
+ * to the classifier Gemm (prune_head_node) and hands it the same kind of statistics, X = its
+ * input in network (ii) plus a row of ones, Y = the original logits without the bias.
  *
  * BLAS (OpenBLAS) runs on one thread during the walk (prune_linalg_init, which also picks the
  * CPU's AVX2/AVX-512 kernels) and gets its thread count back afterwards.
@@ -424,6 +426,75 @@ static int walk_layer(Walk *w, int i, PruneSolveFn solve, void *solve_ctx, Diag 
     return 0;
 }
 
+/* ---------------------------------------------------------------- the classifier head */
+
+int prune_head_node(const Graph *g)
+{
+    int logits, classes;
+    char why[200];
+    if (!invert_find_classifier(g, 0, &logits, &classes, why, sizeof why)) return -1;
+    int p = g->values[logits].producer;
+    const Node *n = &g->nodes[p];
+    if (n->op != OP_GEMM || n->n_in < 2 || n->n_out != 1 || ir_attr_int(n, "transA", 0) != 0) return -1;
+    if (ir_attr_float(n, "alpha", 1.0) != 1.0 || ir_attr_float(n, "beta", 1.0) != 1.0) return -1;
+    const Value *a = &g->values[n->in[0]], *b = &g->values[n->in[1]];
+    if (a->kind == VAL_CONST || a->dtype != DT_F32 || a->rank != 2) return -1;
+    if (b->kind != VAL_CONST || b->dtype != DT_F32 || b->rank != 2 || !pass_value_single_use(g, n->in[1])) return -1;
+    int64_t N = g->values[logits].dims[1], K = a->dims[1];
+    int tb = ir_attr_int(n, "transB", 0) != 0;
+    if (b->dims[tb ? 0 : 1] != N || b->dims[tb ? 1 : 0] != K) return -1;
+    if (n->n_in > 2 && n->in[2] >= 0) {
+        const Value *c = &g->values[n->in[2]];
+        if (c->kind != VAL_CONST || c->dtype != DT_F32 || ir_value_numel(c) != N || !pass_value_single_use(g, n->in[2]))
+            return -1;
+    }
+    return p;
+}
+
+/* The head Gemm y = A B(^T) + C after the last pruned layer: X = [A of network (ii); 1] per row,
+ * Y = A of network (i) times the original B (without C); the callback refits B and C. Nothing
+ * after the head is needed. */
+static int walk_head(Walk *w, int i, PruneSolveFn solve, void *solve_ctx, Diag *d)
+{
+    Graph *g = w->g;
+    double t0 = prune_now();
+    const Node *n = &g->nodes[i];
+    int a = n->in[0];
+    const Value *av = &g->values[a], *bv = &g->values[n->in[1]];
+    int tb = ir_attr_int(n, "transB", 0) != 0;
+    int hc = n->n_in > 2 && n->in[2] >= 0; /* the bias C is refit too */
+    int64_t M = av->dims[0], K = av->dims[1], N = tb ? bv->dims[0] : bv->dims[1], nn = K + hc;
+    double *W0 = xcalloc((size_t)(N * nn) + 1, sizeof(double));
+    const float *bd = (const float *)bv->data;
+    for (int64_t o = 0; o < N; o++)
+        for (int64_t k = 0; k < K; k++) W0[o * nn + k] = (double)(tb ? bd[o * K + k] : bd[k * N + o]);
+    double *G = xcalloc((size_t)(nn * nn) + 1, sizeof(double));
+    double *YXt = xcalloc((size_t)(N * nn) + 1, sizeof(double));
+    double *x = xmalloc((size_t)nn * sizeof(double) + 8), *xo = xmalloc((size_t)nn * sizeof(double) + 8);
+    double *y = xmalloc((size_t)N * sizeof(double) + 8), yy = 0;
+    for (int s = 0; s < w->S; s++) {
+        int wr;
+        const Tensor *to = walk_get(w, 0, s, a, &wr), *tp = walk_get(w, 1, s, a, &wr);
+        for (int64_t m = 0; m < M; m++) {
+            for (int64_t k = 0; k < K; k++) {
+                xo[k] = (double)((const float *)to->data)[m * K + k];
+                x[k] = (double)((const float *)tp->data)[m * K + k];
+            }
+            if (hc) x[K] = 1.0, xo[K] = 0.0;
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)nn, 1.0, W0, (int)nn, xo, 1, 0.0, y, 1);
+            cblas_dsyr(CblasRowMajor, CblasUpper, (int)nn, 1.0, x, 1, G, (int)nn);
+            cblas_dger(CblasRowMajor, (int)N, (int)nn, 1.0, y, 1, x, 1, YXt, (int)nn);
+            for (int64_t o = 0; o < N; o++) yy += y[o] * y[o];
+        }
+    }
+    for (int64_t r = 0; r < nn; r++)
+        for (int64_t c = 0; c < r; c++) G[r * nn + c] = G[c * nn + r];
+    PruneLayerData ld = {N, 0, nn, hc, G, YXt, yy, W0, prune_now() - t0};
+    int rc = solve(solve_ctx, g, i, &ld, d);
+    free(G), free(YXt), free(W0), free(x), free(xo), free(y);
+    return rc;
+}
+
 int prune_data_run(Graph *g, const char *selected, const PruneOptions *o, uint64_t seed, PruneSolveFn solve,
                    void *solve_ctx, double *forward_seconds, Diag *d)
 {
@@ -432,6 +503,10 @@ int prune_data_run(Graph *g, const char *selected, const PruneOptions *o, uint64
     for (int i = 0; i < g->n_nodes; i++)
         if (selected[i]) last = i;
     if (last < 0) return 0;
+    /* the classifier head is refit after the last pruned layer (pruned-network inputs only) */
+    int head = o->head_fn && o->source == PRUNE_SOURCE_PRUNED ? prune_head_node(g) : -1;
+    if (head >= 0 && head > last) last = head;
+    else head = -1;
 
     Walk w;
     memset(&w, 0, sizeof w);
@@ -444,7 +519,7 @@ int prune_data_run(Graph *g, const char *selected, const PruneOptions *o, uint64
     char *needed = xcalloc((size_t)g->n_nodes + 1, 1), *vneeded = xcalloc((size_t)w.nv + 1, 1);
     for (int i = last; i >= 0; i--) {
         const Node *n = &g->nodes[i];
-        int need = selected[i] != 0;
+        int need = selected[i] != 0 || i == head;
         for (int k = 0; k < n->n_out && !need; k++) need = n->out[k] >= 0 && vneeded[n->out[k]];
         if (!need) continue;
         needed[i] = 1;
@@ -491,7 +566,9 @@ int prune_data_run(Graph *g, const char *selected, const PruneOptions *o, uint64
     prune_linalg_init(); /* one thread, and AVX2/AVX-512 kernels (prune.h) */
     for (int i = 0; i <= last && !rc; i++) {
         if (!needed[i]) continue;
-        if (selected[i]) {
+        if (i == head) {
+            rc = walk_head(&w, i, o->head_fn, o->head_ctx, d);
+        } else if (selected[i]) {
             rc = walk_layer(&w, i, solve, solve_ctx, d);
         } else {
             double t0 = prune_now();

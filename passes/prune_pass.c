@@ -16,6 +16,9 @@
  *     prune_admm_layer (ADMM + hard prune + masked least-squares refit), or with
  *     --admm-iters 0 the magnitude projection prune_project (+ prune_refit unless --no-refit;
  *     --admm-iters 0 --no-refit needs no data at all and skips the synthetic propagation).
+ *     With inverted data the walk then refits the classifier head (solve_head: ridge regression
+ *     of the final Gemm's B and C towards the original weights, to the original logits on the
+ *     pruned network's features; --classifier-ridge, --no-classifier-refit).
  *  4. Write-back: the pruned weights (and the refit bias, when the bias is the conv's own
  *     constant: X has a row of ones, the bias column is unconstrained) become NEW constants that
  *     keep the original value names (the old constants are renamed "<name>.dense"), so the names
@@ -231,7 +234,7 @@ static int solve_layer(void *vctx, Graph *g, int node, const PruneLayerData *ld,
     AdmmStats st;
     memset(&st, 0, sizeof st);
     int rc = 0;
-    if (o->admm_iters > 0) {
+    if (c->admm.iters > 0) {
         rc = prune_admm_layer(ld->G, ld->YXt, ld->yy, ld->W0, oc, ic, n, &c->lib, o->connectivity, &c->admm, o->refit,
                               W, ids, &st, d);
     } else {
@@ -251,6 +254,49 @@ static int solve_layer(void *vctx, Graph *g, int node, const PruneLayerData *ld,
         write_back(c, g, node, W, n, ld->bias_col, ids, &st, 1, ld->seconds);
     }
     free(W), free(ids);
+    return rc;
+}
+
+/* PruneSolveFn for the classifier head (ld->ic == 0; W0 [N x K(+1)], the bias column 0):
+ * ridge regression towards the original weights, W = (YXt + eps W0)(G + eps I)^-1 with
+ * eps = head_ridge * trace(G)/n; B (and C) are replaced. */
+static int solve_head(void *vctx, Graph *g, int node, const PruneLayerData *ld, Diag *d)
+{
+    PruneCtx *c = vctx;
+    int64_t N = ld->oc, n = ld->n, K = n - ld->bias_col;
+    double tr = 0;
+    for (int64_t k = 0; k < n; k++) tr += ld->G[k * n + k];
+    double eps = c->o->head_ridge * (tr > 0 ? tr / (double)n : 1.0);
+    if (!(eps > 0)) eps = 1e-12;
+    double *W = xcalloc((size_t)(N * n) + 1, sizeof(double));
+    int rc = prune_admm_w_update(ld->G, ld->YXt, ld->W0, eps, N, n, W, d);
+    if (!rc) {
+        c->res->head_err_dense = rel_err(ld->G, ld->YXt, ld->yy, ld->W0, N, n);
+        c->res->head_err_refit = rel_err(ld->G, ld->YXt, ld->yy, W, N, n);
+        c->res->head_seconds = ld->seconds;
+        free(c->res->head_node);
+        c->res->head_node = xstrdup(g->nodes[node].name);
+        c->res->head_n = N, c->res->head_k = K;
+        const Node *nd = &g->nodes[node];
+        int tb = ir_attr_int(nd, "transB", 0) != 0;
+        float *bf = xmalloc((size_t)(N * K) * sizeof(float) + 4);
+        for (int64_t o = 0; o < N; o++)
+            for (int64_t k = 0; k < K; k++) bf[tb ? o * K + k : k * N + o] = (float)W[o * n + k];
+        replace_const(c, g, node, 1, bf);
+        free(bf);
+        if (ld->bias_col) {
+            const Value *cv = &g->values[g->nodes[node].in[2]];
+            float *cf = xmalloc((size_t)N * sizeof(float) + 4);
+            for (int64_t o = 0; o < N; o++) cf[o] = (float)((double)((const float *)cv->data)[o] + W[o * n + K]);
+            replace_const(c, g, node, 2, cf);
+            free(cf);
+        }
+    } else {
+        char msg[sizeof d->msg];
+        snprintf(msg, sizeof msg, "%s", d->msg);
+        diag_error(d, "prune: classifier refit '%s': %s", g->nodes[node].name, msg);
+    }
+    free(W);
     return rc;
 }
 
@@ -302,7 +348,7 @@ int pass_prune(Graph *g, PassContext *ctx, Diag *d)
     memset(&c, 0, sizeof c);
     c.o = o;
     c.res = &res;
-    c.admm.iters = o->admm_iters;
+    c.admm.iters = res.admm_iters = o->admm_iters;
     c.admm.rho = o->admm_rho;
     c.admm.rho_growth = 1.0; /* fixed rho: as accurate as a growing one on the example, and the
                                 W-update's Cholesky factor is computed once per layer */
@@ -344,6 +390,12 @@ int pass_prune(Graph *g, PassContext *ctx, Diag *d)
                 lo.synthetic = res.synthetic;
             }
             res.samples = lo.samples;
+            if (images) c.admm.iters = res.admm_iters = o->admm_iters_inverted;
+            if (o->head_ridge >= 0 && images) { /* only on inverted images: white noise says nothing
+                                                   about the features the head sees on real inputs */
+                lo.head_fn = solve_head;
+                lo.head_ctx = &c;
+            }
             if (!rc) rc = prune_data_run(g, sel, &lo, seed, solve_layer, &c, &res.forward_seconds, d);
             invert_images_free(images, n_images);
         }

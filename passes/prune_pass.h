@@ -54,9 +54,13 @@ typedef struct PruneResult {
     double seconds;         /* the whole pass */
     double forward_seconds; /* propagating the synthetic data through unpruned nodes */
     PruneSynthetic synthetic; /* the kind of synthetic data actually used */
+    int admm_iters;         /* ADMM iterations used (admm_iters or admm_iters_inverted) */
     int inverted;           /* model inversion ran: inversion holds its report */
     InvertStats inversion;  /* method, note, self-agreement, loss curve, seconds (owns curve) */
     char fallback[400];     /* why inversion was not used or fell back ("" if it was not) */
+    char *head_node;        /* the classifier head refit after the last pruned layer (NULL: none) */
+    int64_t head_n, head_k; /* its classes and inputs */
+    double head_err_dense, head_err_refit, head_seconds; /* relative logit errors before/after */
 } PruneResult;
 
 /* Optional source of the synthetic samples (replaces inversion and the generators): fill t,
@@ -67,17 +71,37 @@ typedef int (*PruneSampleFn)(void *ctx, const Graph *g, int sample, int input, T
  * with d set (fails the pass). */
 typedef int (*PruneSaveFn)(void *ctx, const Graph *g, int input, Tensor *const *samples, int n, Diag *d);
 
-/* Default sample counts: inverted images are worth more each and cost an inversion each (128:
- * the MNIST example prunes better than with 64 and as well as with 256); white noise is cheap
- * per sample but its propagation and G dominate the big models' time (16). */
-#define PRUNE_SAMPLES_INVERTED 128
+/* Default sample counts: inverted images are worth more each and cost an inversion each (256:
+ * with the classifier refit the MNIST example prunes better than with 128, whose images leave
+ * the refit of the head's 650 weights underdetermined; about 16 s of inversion on one core);
+ * white noise is cheap per sample but its propagation and G dominate the big models' time (16). */
+#define PRUNE_SAMPLES_INVERTED 256
 #define PRUNE_SAMPLES_NOISE 16
+
+/* A layer's least-squares data, handed to the solve callback at each selected Conv. */
+typedef struct PruneLayerData {
+    int64_t oc, ic, n;   /* n = ic*9 (+1 with the ones row for the bias) */
+    int bias_col;        /* column ic*9 is the bias (W0's entry is 0: Y is pre-bias) */
+    double *G;           /* [n x n], full (both triangles) */
+    double *YXt;         /* [oc x n] */
+    double yy;           /* ||Y||_F^2 */
+    const double *W0;    /* [oc x n], the original weights (bias column 0) */
+    double seconds;      /* time spent accumulating */
+} PruneLayerData;
+
+/* Called at each selected Conv (in node order) with its data; must write the pruned weights
+ * into g (the Conv node's inputs 1 and 2 may be replaced by new constants). */
+typedef int (*PruneSolveFn)(void *ctx, Graph *g, int node, const PruneLayerData *ld, Diag *d);
 
 typedef struct PruneOptions {
     int patterns;            /* K: library size, 1..C(8, N-1) (default 8) */
     int pattern_size;        /* N: non-zeros per kernel incl. the centre, 1..9 (default 4) */
     double connectivity;     /* fraction of each layer's kernels removed, 0 <= R < 1 (default 0) */
     int admm_iters;          /* 0: magnitude projection only (default 10) */
+    int admm_iters_inverted; /* the same when the data are inverted images (default 20: cheap next
+                                to the inversion, better masks at high connectivity; the gaussian
+                                path of the big models keeps 10 for its time). --admm-iters sets
+                                both */
     double admm_rho;         /* rho relative to trace(G)/n, fixed (default 1) */
     int samples;             /* synthetic samples; 0 (default): PRUNE_SAMPLES_INVERTED for model
                                 inversion, PRUNE_SAMPLES_NOISE for gaussian/uniform data */
@@ -109,6 +133,12 @@ typedef struct PruneOptions {
     PruneSaveFn save_fn;     /* NULL: the synthetic inputs are not handed out */
     void *save_ctx;
     FILE *notes;             /* one-line notes (inversion fell back) go here (NULL: none) */
+    double head_ridge;       /* the classifier refit's ridge towards the original weights, relative
+                                to trace(G)/n (default 0.03; < 0: no classifier refit). The
+                                refit runs on inverted images only (prune_pass.c) */
+    PruneSolveFn head_fn;    /* set by the pass: refit of the classifier head after the last
+                                pruned layer (prune_data_run; NULL: none) */
+    void *head_ctx;
 } PruneOptions;
 
 /* ---------------------------------------------------------------- prune_stats.c */
@@ -124,21 +154,6 @@ void prune_result_clear(PruneResult *r);
 void prune_result_print(const PruneResult *r, const PruneOptions *o, FILE *f);
 
 /* ---------------------------------------------------------------- prune_data.c */
-/* A layer's least-squares data, handed to the solve callback at each selected Conv. */
-typedef struct PruneLayerData {
-    int64_t oc, ic, n;   /* n = ic*9 (+1 with the ones row for the bias) */
-    int bias_col;        /* column ic*9 is the bias (W0's entry is 0: Y is pre-bias) */
-    double *G;           /* [n x n], full (both triangles) */
-    double *YXt;         /* [oc x n] */
-    double yy;           /* ||Y||_F^2 */
-    const double *W0;    /* [oc x n], the original weights (bias column 0) */
-    double seconds;      /* time spent accumulating */
-} PruneLayerData;
-
-/* Called at each selected Conv (in node order) with its data; must write the pruned weights
- * into g (the Conv node's inputs 1 and 2 may be replaced by new constants). */
-typedef int (*PruneSolveFn)(void *ctx, Graph *g, int node, const PruneLayerData *ld, Diag *d);
-
 /* The lockstep walk (docs/pruning.md): S seeded synthetic inputs propagate through the original
  * network and the network with the already-pruned layers (only the original one with
  * PRUNE_SOURCE_ORIGINAL); at each node with selected[node] != 0 (a 2-D Conv with a constant f32
@@ -147,6 +162,11 @@ typedef int (*PruneSolveFn)(void *ctx, Graph *g, int node, const PruneLayerData 
  * *forward_seconds: time in the interpreter for the other nodes. */
 int prune_data_run(Graph *g, const char *selected, const PruneOptions *o, uint64_t seed, PruneSolveFn solve,
                    void *solve_ctx, double *forward_seconds, Diag *d);
+
+/* The classifier head the walk refits after the last pruned layer (o->head_fn): the Gemm
+ * (transA 0, alpha = beta = 1, constant f32 B and C used by it only) computing the logits of
+ * output 0 (invert_find_classifier); -1 if there is none. */
+int prune_head_node(const Graph *g);
 
 /* Fill t (f32 or f64) with the synthetic distribution from a splitmix64 state: N(0,1) by the
  * polar method, or uniform [0,1) (kind PRUNE_SYNTH_UNIFORM; any other kind is gaussian).

@@ -18,6 +18,7 @@ void prune_options_default(PruneOptions *o)
     o->pattern_size = 4;
     o->connectivity = 0.0;
     o->admm_iters = 10;
+    o->admm_iters_inverted = 20;
     o->admm_rho = 1.0;
     o->samples = 0;
     o->synthetic = PRUNE_SYNTH_INVERTED;
@@ -30,6 +31,7 @@ void prune_options_default(PruneOptions *o)
     o->inv_l1 = 4.0;
     o->inv_resolution = 0.55;
     o->inv_jitter = 2;
+    o->head_ridge = 0.03;
 }
 
 const char *prune_synthetic_name(PruneSynthetic s)
@@ -57,6 +59,8 @@ int prune_options_check(const PruneOptions *o, Diag *d)
         return diag_error(d, "--connectivity: expected a number with 0 <= R < 1, got %g", o->connectivity);
     if (o->admm_iters < 0 || o->admm_iters > 100000)
         return diag_error(d, "--admm-iters: expected an integer from 0 to 100000, got %d", o->admm_iters);
+    if (o->admm_iters_inverted < 0 || o->admm_iters_inverted > 100000)
+        return diag_error(d, "--admm-iters: expected an integer from 0 to 100000, got %d", o->admm_iters_inverted);
     if (!(o->admm_rho > 0.0 && o->admm_rho <= 1e6))
         return diag_error(d, "--admm-rho: expected a number with 0 < rho <= 1e6, got %g", o->admm_rho);
     if (o->samples < 0 || o->samples > 4096)
@@ -76,6 +80,8 @@ int prune_options_check(const PruneOptions *o, Diag *d)
         return diag_error(d, "--inversion-l1: expected a number from 0 to 1e6, got %g", o->inv_l1);
     if (!(o->inv_resolution > 0.0 && o->inv_resolution <= 1.0))
         return diag_error(d, "--inversion-resolution: expected a number with 0 < R <= 1, got %g", o->inv_resolution);
+    if (!(o->head_ridge < 0 || (o->head_ridge > 0.0 && o->head_ridge <= 1e6)))
+        return diag_error(d, "--classifier-ridge: expected a number with 0 < X <= 1e6, got %g", o->head_ridge);
     if (o->inv_jitter < 0 || o->inv_jitter > 1000)
         return diag_error(d, "--inversion-jitter: expected an integer from 0 to 1000, got %d", o->inv_jitter);
     if (o->has_range && !(isfinite(o->range_lo) && isfinite(o->range_hi) && o->range_lo < o->range_hi))
@@ -94,6 +100,7 @@ void prune_result_clear(PruneResult *r)
         free(r->layers[i].weight);
     }
     free(r->layers);
+    free(r->head_node);
     for (int i = 0; i < r->n_changed; i++) {
         free(r->changed[i].name);
         tensor_free(r->changed[i].t);
@@ -155,7 +162,7 @@ void prune_result_print(const PruneResult *r, const PruneOptions *o, FILE *f)
     int64_t kept = 0, total = 0;
     for (int i = 0; i < r->n_layers; i++) kept += r->layers[i].kept, total += r->layers[i].total;
     fprintf(f, "prune: K=%d patterns of N=%d, connectivity %.3g, %s, ", o->patterns, o->pattern_size,
-            o->connectivity, o->admm_iters ? "ADMM" : "magnitude projection");
+            o->connectivity, r->admm_iters ? "ADMM" : "magnitude projection");
     if (r->samples)
         fprintf(f, "%d %s synthetic samples (%s source), %s\n", r->samples,
                 o->sample_fn ? "caller-supplied" : prune_synthetic_name(r->synthetic),
@@ -186,13 +193,17 @@ void prune_result_print(const PruneResult *r, const PruneOptions *o, FILE *f)
         print_err(f, L->has_data, L->admm.err_dense);
         print_err(f, L->has_data, L->admm.err_projected);
         print_err(f, L->has_data && o->refit, L->admm.err_refit);
-        print_err(f, o->admm_iters > 0, L->admm.primal_residual);
-        print_err(f, o->admm_iters > 0, L->admm.dual_residual);
+        print_err(f, r->admm_iters > 0, L->admm.primal_residual);
+        print_err(f, r->admm_iters > 0, L->admm.dual_residual);
         fprintf(f, " %5d %7.3f %7.3f\n", L->admm.iters_run, L->data_seconds, L->admm.seconds);
         fprintf(f, "prune:   patterns:");
         for (int p = 0; p < r->lib.k; p++) fprintf(f, " p%d=%lld", p, (long long)L->hist[p]);
         fprintf(f, "  removed=%lld%s\n", (long long)(L->total - L->kept), L->bias_refit ? "  (bias refit)" : "");
     }
+    if (r->head_node)
+        fprintf(f, "prune: classifier refit: %s (%lldx%lld, ridge %g): logit error on the synthetic data %.4f -> %.4f\n",
+                r->head_node, (long long)r->head_n, (long long)r->head_k, o->head_ridge, r->head_err_dense,
+                r->head_err_refit);
     double w_dense = 9.0 * (double)total, w_kept = (double)r->lib.n * (double)kept;
     double data = r->forward_seconds, solve = 0.0;
     for (int i = 0; i < r->n_layers; i++) data += r->layers[i].data_seconds, solve += r->layers[i].admm.seconds;

@@ -7,14 +7,15 @@
 #      about 8x fewer 3x3 weights), one row per kind of synthetic data (inverted, gaussian,
 #      uniform, none) and mask choice (ADMM, or the magnitude projection of the original weights
 #      followed by the same refit: --admm-iters 0), plus the inversion's own levers (input range,
-#      samples, seed, the plain recipe). Every pruned model is classified by
+#      samples, seed, the plain recipe, the classifier refit). Every pruned model is classified by
 #      build/examples/mnist_demo (reference interpreter) from ppcc's --emit=ir output. The
 #      example's input range, pixel/255 in [0,1], is not recorded in the ONNX file: the rows
 #      give it with --synthetic-range 0,1 (EX below) unless they say "no range". Each row also
 #      gives, from --stats of its connectivity-0 run, the inversion's time and self-agreement and
 #      the whole prune pass's time.
 #   2. Pruning time of torchvision resnet18 and vgg16 (tests/models/export.py writes them to
-#      BUILD/models; vgg16 is 553 MB) with default options on one core (taskset -c 0; ppcc's
+#      BUILD/models; vgg16 is 553 MB) with default options on one core (taskset -c $PRUNE_CPU,
+#      default core 0; ppcc's
 #      --stats gives the split into model inversion, synthetic data and ADMM/refit; user+sys CPU
 #      time is printed too because other processes on the machine inflate the wall time). By
 #      default both exceed the inversion budget and prune on gaussian data. resnet18 with
@@ -25,7 +26,8 @@
 #   3. If ONNX Runtime is installed (make bench-setup), the --save-pruned model run by ORT against
 #      the pruned model compiled by ppcc.
 # The markdown tables are printed and written to OUT (default BUILD/pruning-accuracy.md).
-# Usage: tests/prune/accuracy.sh [BUILD] [OUT]      PRUNE_TIME_MODELS="resnet18 vgg16" to choose
+# Usage: tests/prune/accuracy.sh [BUILD] [OUT]      PRUNE_TIME_MODELS="resnet18 vgg16" to choose,
+#        PRUNE_CPU=N to pin the runs to another core than 0
 BUILD=${1:-build}
 OUT=${2:-$BUILD/pruning-accuracy.md}
 PPCC=$BUILD/bin/ppcc
@@ -35,7 +37,7 @@ EX="--synthetic-range 0,1"
 TIME_MODELS=${PRUNE_TIME_MODELS-resnet18 vgg16}
 INV_STEPS=${PRUNE_INVERT_STEPS:-4}
 TASKSET=""
-command -v taskset > /dev/null && TASKSET="taskset -c 0"
+command -v taskset > /dev/null && TASKSET="taskset -c ${PRUNE_CPU:-0}"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 set -e
@@ -48,9 +50,11 @@ top1() { # MODEL -> "99.60"
 DENSE=$(top1 "$TMP/dense.ir")
 {
   echo "MNIST example, 500 held-out digits: dense top-1 **$DENSE%**. Pruned: K=8 patterns of N=4, default"
-  echo "options unless listed (seed 1, 10 ADMM iterations at fixed rho, refit on, first conv dense;"
-  echo "inverted data: 128 samples, 200 Adam steps, lr 0.15, TV 1, L1 4, L2 0, resolution 0.55, jitter 2;"
-  echo "gaussian/uniform data: 16 samples). \`EX\` = \`$EX\`, the example's input range."
+  echo "options unless listed (seed 1, ADMM at fixed rho: 20 iterations on inverted data, 10 on gaussian/uniform"
+  echo "data; refit on, first conv dense;"
+  echo "inverted data: 256 samples, 200 Adam steps, lr 0.15, TV 1, L1 4, L2 0, resolution 0.55, jitter 2,"
+  echo "classifier refit with ridge 0.03; gaussian/uniform data: 16 samples). \`EX\` = \`$EX\`, the example's"
+  echo "input range."
   echo
   echo "| synthetic data | masks | options | conn 0 (2.25x) | conn 0.5 (4.5x) | conn 0.72 (8x) | inversion | self-agreement | prune pass |"
   echo "|---|---|---|---|---|---|---|---|---|"
@@ -83,7 +87,11 @@ row "inverted, no range" "ADMM"
 row "inverted, seed 2" "ADMM" $EX --seed 2
 row "inverted, seed 3" "ADMM" $EX --seed 3
 row "inverted, 64 samples" "ADMM" $EX --synthetic-samples 64
-row "inverted, 256 samples" "ADMM" $EX --synthetic-samples 256
+row "inverted, 128 samples" "ADMM" $EX --synthetic-samples 128
+row "inverted, 128 samples, ridge 0.1" "ADMM" $EX --synthetic-samples 128 --classifier-ridge 0.1
+row "inverted, 10 ADMM iterations" "ADMM" $EX --admm-iters 10
+row "inverted, no classifier refit" "ADMM" $EX --no-classifier-refit
+row "inverted, 128 samples, 10 ADMM iterations, no classifier refit (the previous default)" "ADMM" $EX --synthetic-samples 128 --admm-iters 10 --no-classifier-refit
 row "inverted, original-network inputs" "ADMM" $EX --synthetic-source=original
 row "inverted, the issue's plain recipe (full resolution, L2, no L1)" "ADMM" $EX --inversion-resolution 1 --inversion-l1 0 --inversion-l2 0.5 --inversion-lr 0.05
 row "gaussian N(0,1)" "ADMM" --synthetic=gaussian
@@ -112,10 +120,11 @@ timerow() { # MODEL FILE LABEL OPTIONS...
   case $m in vgg16) target="<= 300 s" ;; resnet18) target="<= 60 s" ;; *) target="" ;; esac
   echo "== pruning time: $m, $label (one core)"
   # shellcheck disable=SC2086
-  /usr/bin/time -f "cpu %U %S" $TASKSET "$PPCC" "$f" --prune "$@" --stats --emit=ir -o /dev/null 2> "$TMP/$m.log" || {
+  /usr/bin/time -f "cpu %U %S" $TASKSET "$PPCC" "$f" --prune "$@" --stats --emit=ir -o "$TMP/$m.ir" 2> "$TMP/$m.log" || {
     cat "$TMP/$m.log"
     exit 1
   }
+  rm -f "$TMP/$m.ir"
   grep "^prune: [0-9]* layers\|^prune: note\|^prune: inversion: classifier" "$TMP/$m.log"
   line=$(grep "^prune: [0-9]* layers" "$TMP/$m.log" | sed 's/^prune: //')
   layers=$(echo "$line" | awk '{print $1}')
@@ -143,7 +152,7 @@ for m in $TIME_MODELS; do
   timerow "$m" "$f" "default (gaussian, 16 samples: over the inversion budget)"
   timerow "$m" "$f" "gaussian, original-network inputs" --synthetic-source=original
   if [ "$m" = resnet18 ]; then
-    timerow "$m" "$f" "inverted, 128 samples" --synthetic=inverted --inversion-steps "$INV_STEPS"
+    timerow "$m" "$f" "inverted, 128 samples" --synthetic=inverted --synthetic-samples 128 --inversion-steps "$INV_STEPS"
   fi
 done
 

@@ -16,7 +16,10 @@
 #      --save-synthetic writes synthetic_K.pb (TensorProto of the input, in the given range) and
 #      a PNG grid; same seed, same bytes (pruned model and synthetic inputs);
 #   7. a model without a classifier head: one note line on stderr saying what inversion fell back
-#      to, and --stats says it too.
+#      to, and --stats says it too;
+#   8. the classifier refit (inverted data): --stats reports it and the head's logit error goes
+#      down, --save-pruned carries the refit head (same outputs as the pruned IR), --no-classifier-refit and gaussian data leave the head alone, --classifier-ridge
+#      is range-checked (one-line errors).
 # Checks 1-5 use --synthetic=gaussian: they test the pass around the data, not the data.
 # Usage: tests/prune/run.sh [BUILD]   (BUILD defaults to build)
 BUILD=${1:-build}
@@ -166,6 +169,24 @@ then
 else
   bad "writing the test model"; cat "$TMP/py"
 fi
+
+# 8. the classifier refit
+"$PPCC" "$M" --prune $INV --connectivity 0.5 --stats --emit=ir -o "$TMP/c1.ir" --save-pruned "$TMP/c1.onnx" 2> "$TMP/c1"
+"$PPCRUN" "$TMP/c1.onnx" --random 5 -o "$TMP/c1ref" > /dev/null 2>&1 || bad "ppcrun on the saved model (classifier refit)"
+if "$PPCRUN" "$TMP/c1.ir" --random 5 --expect "$TMP/c1ref" --rtol 0 --atol 1e-6 > "$TMP/out" 2>&1; then ok; else
+  bad "saved model (with the refit classifier) and pruned IR differ"; cat "$TMP/out"; fi
+"$PPCC" "$M" --prune $INV --connectivity 0.5 --no-classifier-refit --stats --emit=ir -o "$TMP/c2.ir" 2> "$TMP/c2"
+"$PPCC" "$M" --prune $G --connectivity 0.5 --stats --emit=ir -o "$TMP/c3.ir" 2> "$TMP/c3"
+if awk '/^prune: classifier refit: \/classifier\/Gemm \(10x64, ridge 0.03\): logit error on the synthetic data/ {
+          if ($(NF-2) + 0 > $NF + 0) ok = 1 } END { exit !ok }' "$TMP/c1" &&
+   ! grep -q "classifier refit" "$TMP/c2" && ! grep -q "classifier refit" "$TMP/c3"; then ok; else
+  bad "classifier refit report"; grep "classifier" "$TMP/c1" "$TMP/c2" "$TMP/c3"; fi
+for args in "--classifier-ridge 0" "--classifier-ridge 2e6" "--classifier-ridge x" "--classifier-ridge 1 --no-classifier-refit"; do
+  # shellcheck disable=SC2086
+  if "$PPCC" "$M" --prune $args --emit=ir -o "$TMP/c4.ir" 2> "$TMP/c4"; then bad "accepted: $args"; continue; fi
+  if [ "$(wc -l < "$TMP/c4")" = 1 ] && grep -q "^ppcc: error: --classifier-ridge" "$TMP/c4" && [ ! -e "$TMP/c4.ir" ]; then ok; else
+    bad "error for $args"; cat "$TMP/c4"; fi
+done
 
 echo "prune tests: $pass passed, $fail failed"
 [ "$fail" = 0 ]

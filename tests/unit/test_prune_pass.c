@@ -1170,6 +1170,61 @@ START_TEST(test_prune_invert_mnist)
 }
 END_TEST
 
+/* The classifier refit: with inverted data the head Gemm is refit after the last pruned layer
+ * (its B and C replaced under their names, the logit error on the synthetic data goes down);
+ * --no-classifier-refit (head_ridge < 0) leaves it alone; the ridge is range-checked. */
+START_TEST(test_prune_classifier_refit)
+{
+    Diag d;
+    for (int pass = 0; pass < 2; pass++) {
+        Graph *g = onnx_import_file("examples/mnist/mnist_cnn.onnx", NULL, &d);
+        ck_assert_msg(g != NULL, "%s (run the unit tests from the repository root)", d.msg);
+        PruneOptions o;
+        prune_options_default(&o);
+        o.samples = 24;
+        o.inv_steps = 20;
+        o.connectivity = 0.5;
+        o.has_range = 1, o.range_lo = 0, o.range_hi = 1;
+        if (pass) o.head_ridge = -1;
+        PruneResult res;
+        memset(&res, 0, sizeof res);
+        o.result = &res;
+        ck_assert_int_eq(prune_head_node(g), node_named(g, "/classifier/Gemm"));
+        ck_assert_msg(run_pass(g, &o, 1, &d) == 0, "%s", d.msg);
+        ck_assert_int_eq(res.n_layers, 4);
+        if (!pass) {
+            ck_assert_ptr_nonnull(res.head_node);
+            ck_assert_str_eq(res.head_node, "/classifier/Gemm");
+            ck_assert_int_eq(res.head_n, 10);
+            ck_assert_int_eq(res.head_k, 64);
+            ck_assert_msg(res.head_err_refit < res.head_err_dense, "%g vs %g", res.head_err_refit, res.head_err_dense);
+            ck_assert_int_eq(res.n_changed, 10);
+            const Node *h = &g->nodes[node_named(g, "/classifier/Gemm")];
+            ck_assert_str_eq(g->values[h->in[1]].name, "classifier.weight");
+            ck_assert_int_ge(ir_value_find(g, "classifier.weight.dense"), 0);
+        } else {
+            ck_assert_ptr_null(res.head_node);
+            ck_assert_int_eq(res.n_changed, 8);
+            ck_assert_int_lt(ir_value_find(g, "classifier.weight.dense"), 0);
+        }
+        prune_result_clear(&res);
+        ir_graph_free(g);
+    }
+    PruneOptions o;
+    prune_options_default(&o);
+    o.head_ridge = 0;
+    ck_assert_int_eq(prune_options_check(&o, &d), -1);
+    ck_assert_ptr_nonnull(strstr(d.msg, "--classifier-ridge"));
+    /* ADMM iterations: 20 on inverted images, 10 on gaussian/uniform data, both range-checked */
+    prune_options_default(&o);
+    ck_assert_int_eq(o.admm_iters, 10);
+    ck_assert_int_eq(o.admm_iters_inverted, 20);
+    o.admm_iters_inverted = -1;
+    ck_assert_int_eq(prune_options_check(&o, &d), -1);
+    ck_assert_ptr_nonnull(strstr(d.msg, "--admm-iters"));
+}
+END_TEST
+
 /* ---------------------------------------------------------------- --save-pruned (save.c) */
 
 /* A model whose weight "w" is a Constant node (typed float_data) and whose bias "b" is an
@@ -1308,7 +1363,7 @@ START_TEST(test_prune_save_roundtrip)
     o.result = &res;
     ck_assert_msg(run_pass(g, &o, 3, &d) == 0, "%s", d.msg);
     ck_assert_int_eq(res.n_layers, 4); /* the 1-channel stem conv is kept dense */
-    ck_assert_int_eq(res.n_changed, 8);
+    ck_assert_int_eq(res.n_changed, 8); /* gaussian data: the classifier is not refit */
     OnnxReplacement *rep = xcalloc((size_t)res.n_changed, sizeof *rep);
     for (int i = 0; i < res.n_changed; i++) rep[i].name = res.changed[i].name, rep[i].t = res.changed[i].t;
     char dst[] = "/tmp/ppcc_prune_mnistXXXXXX";
@@ -1363,6 +1418,7 @@ TEST_SUITE(prune_pass)
     tcase_add_test(tc, test_prune_invert_resolution);
     tcase_add_test(tc, test_prune_invert_param_gradient);
     tcase_add_test(tc, test_prune_invert_mnist);
+    tcase_add_test(tc, test_prune_classifier_refit);
     suite_add_tcase(s, tc);
     return s;
 }
