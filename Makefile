@@ -87,7 +87,7 @@ $(LIB_TOOL): $(call obj,$(TOOL_SRC))
 	ar rcs $@ $^
 
 # ppcc --tune (compiler/tune.c) compiles and runs candidate layers: codegen and the runtime.
-$(PPCC): $(call obj,compiler/ppcc.c compiler/tune.c) $(CORE_LIBS) $(LIB_RT_A)
+$(PPCC): $(call obj,compiler/ppcc.c compiler/tune.c) $(CORE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,compiler/ppcc.c compiler/tune.c) $(CG_LINK) $(CORE_LINK) $(LIB_RT_A) $(RT_LIBS)
 $(PPCRUN): $(call obj,compiler/ppcrun.c) $(CORE_LIBS)
@@ -347,7 +347,7 @@ $(LIB_FALLBACK): $(FALLBACK_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(PPCC): $(LIB_CG) $(LIB_FALLBACK)
+$(PPCC): $(LIB_CG) $(LIB_FALLBACK) $(LIB_RT_A)
 $(PPCRUN) $(CONF_BIN): $(LIB_RT_A)
 
 $(CG_TEST_BIN): $(call obj,tests/codegen/test_codegen.c) $(LIB_CG) $(CORE_LIBS) $(LIB_RT_A) $(LIB_FALLBACK)
