@@ -3,9 +3,9 @@
  * The ORIGINAL model file is re-read and unpacked (protobuf-c keeps unknown fields, so
  * everything it does not touch survives), the initializers (or the `value` tensors of Constant
  * nodes) named by the replacements get the new data as little-endian raw_data (typed fields
- * cleared), the model is packed again and written atomically (temp file + rename; a special
- * file such as /dev/null is written in place). The graph, names, opsets, metadata and all other
- * tensors are unchanged. Every replacement is checked before anything is written: the name must
+ * cleared), the model is packed again and written atomically (ir_write_file_atomic: temp file
+ * + rename; a special file such as /dev/null is written in place). The graph, names, opsets,
+ * metadata and all other tensors are unchanged. Every replacement is checked before anything is written: the name must
  * exist in the top-level graph, the tensor must be float32 (the only dtype the prune pass
  * writes) with the same element count. Models with external data are refused (the output would
  * point at the input's data files).
@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,48 +53,6 @@ static int save_model_has_external(const Onnx__GraphProto *gp)
             if (a->t && save_has_external(a->t)) return 1;
         }
     return 0;
-}
-
-static int save_write(const char *path, const uint8_t *buf, size_t len, Diag *d)
-{
-    if (ir_path_is_special(path)) {
-        FILE *f = fopen(path, "wb");
-        int ok = f && fwrite(buf, 1, len, f) == len;
-        if (f) ok &= fclose(f) == 0;
-        return ok ? 0 : diag_error(d, "cannot write: %s", strerror(errno));
-    }
-    char *dircopy = xstrdup(path), *basecopy = xstrdup(path);
-    const char *dir = dirname(dircopy), *base = basename(basecopy);
-    size_t tlen = strlen(dir) + strlen(base) + 32;
-    char *tmp = xmalloc(tlen);
-    snprintf(tmp, tlen, "%s/.%s.tmpXXXXXX", dir, base);
-    int rc = -1, fd = mkstemp(tmp);
-    if (fd < 0) {
-        diag_error(d, "cannot create a temporary file next to it: %s", strerror(errno));
-        goto out;
-    }
-    for (size_t done = 0; done < len;) {
-        ssize_t w = write(fd, buf + done, len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            diag_error(d, "cannot write: %s", strerror(w < 0 ? errno : EIO));
-            close(fd);
-            unlink(tmp);
-            goto out;
-        }
-        done += (size_t)w;
-    }
-    int bad = fchmod(fd, 0644) != 0;
-    bad |= close(fd) != 0;
-    if (bad || rename(tmp, path)) {
-        diag_error(d, "cannot write: %s", strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = 0;
-out:
-    free(tmp), free(dircopy), free(basecopy);
-    return rc;
 }
 
 static int save_read(const char *path, uint8_t **buf, size_t *len, Diag *d)
@@ -199,7 +156,7 @@ int onnx_save_replaced(const char *src, const char *dst, const OnnxReplacement *
     size_t len = onnx__model_proto__get_packed_size(mp);
     out = xmalloc(len + 1);
     onnx__model_proto__pack(mp, out);
-    if (save_write(dst, out, len, d)) {
+    if (ir_write_file_atomic(dst, out, len, d)) {
         char msg[sizeof d->msg];
         snprintf(msg, sizeof msg, "%s", d->msg);
         diag_error(d, "%s: %s", dst, msg);
