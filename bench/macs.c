@@ -50,23 +50,8 @@ static double nonzero_frac(const Graph *g, int vid)
     return n ? (double)nz / (double)n : 1.0;
 }
 
-int bench_count_macs_nonzero(const char *onnx_path, double *macs, char *err, size_t errlen)
-{
-    Diag d = {{0}};
-    Graph *g = onnx_import_file(onnx_path, NULL, &d);
-    if (!g)
-        return snprintf(err, errlen, "%s", d.msg), -1;
-    double total = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        double m = node_macs(g, &g->nodes[i]);
-        if (m > 0) total += m * nonzero_frac(g, g->nodes[i].in[1]);
-    }
-    ir_graph_free(g);
-    *macs = total;
-    return 0;
-}
-
-int bench_count_macs(const char *onnx_path, double *macs, int *n_layers, char *err, size_t errlen)
+/* Both counts: every weight, or (nonzero) only the non-zero ones. */
+static int count_macs(const char *onnx_path, int nonzero, double *macs, int *n_layers, char *err, size_t errlen)
 {
     Diag d = {{0}};
     Graph *g = onnx_import_file(onnx_path, NULL, &d);
@@ -77,12 +62,23 @@ int bench_count_macs(const char *onnx_path, double *macs, int *n_layers, char *e
     for (int i = 0; i < g->n_nodes; i++) {
         double m = node_macs(g, &g->nodes[i]);
         if (m > 0) {
-            total += m;
+            total += nonzero ? m * nonzero_frac(g, g->nodes[i].in[1]) : m;
             layers++;
         }
     }
     ir_graph_free(g);
     *macs = total;
-    *n_layers = layers;
+    if (n_layers)
+        *n_layers = layers;
     return 0;
+}
+
+int bench_count_macs(const char *onnx_path, double *macs, int *n_layers, char *err, size_t errlen)
+{
+    return count_macs(onnx_path, 0, macs, n_layers, err, errlen);
+}
+
+int bench_count_macs_nonzero(const char *onnx_path, double *macs, char *err, size_t errlen)
+{
+    return count_macs(onnx_path, 1, macs, NULL, err, errlen);
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "passes/passes.h"
 #include "runtime/ppcrt.h"
 
 #define TUNE_WARMUP 3
@@ -75,11 +76,10 @@ int tune_time_graph(void *ctx, const Graph *g, double *ms, Diag *d)
     for (int k = 0; k < ni; k++) {
         PpcrtTensorInfo ti;
         ppcrt_model_input_info(m, k, &ti);
-        float *x = malloc(ti.nbytes ? ti.nbytes : 1);
-        if (!x) goto out;
-        for (uint64_t i = 0; i < ti.nbytes / sizeof(float); i++)
-            x[i] = (float)((double)(ir_rand_next(&seed) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
-        in[k] = x;
+        if (!(in[k] = malloc(ti.nbytes ? ti.nbytes : 1))) goto out;
+        Tensor *t = tensor_wrap(DT_F32, ti.rank, ti.dims, in[k]); /* candidates take f32 inputs */
+        pass_random_fill(t, &seed);
+        tensor_free(t);
     }
     for (int k = 0; k < no; k++) {
         PpcrtTensorInfo ti;

@@ -310,14 +310,11 @@ static int tune_layer(Graph *g, int i, const PatLayer *L, const PatChoice *cand,
     int pick = -1;
     *ms_sparse = *ms_dense = 0;
     for (int c = 0; c < nc && c < TUNE_CANDIDATES; c++) {
+        /* L (examined on g) describes the copy too: same node, same weights */
         Graph *s = pat_isolate(g, i);
-        PatLayer Ls;
         double ms = 0;
-        int bad = examine(s, 0, &Ls) != NULL;
-        if (!bad) {
-            rewrite(s, 0, &Ls, &cand[c], "");
-            bad = ir_graph_toposort(s, d) || ctx->pattern_time(ctx->pattern_time_ctx, s, &ms, d);
-        }
+        rewrite(s, 0, L, &cand[c], "");
+        int bad = ir_graph_toposort(s, d) || ctx->pattern_time(ctx->pattern_time_ctx, s, &ms, d);
         ir_graph_free(s);
         if (bad) return -2;
         if (pick < 0 || ms < *ms_sparse) pick = c, *ms_sparse = ms;
