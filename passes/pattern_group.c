@@ -43,7 +43,7 @@
 typedef struct PatLayer {
     int64_t M, C, KH, KW, K, NT, NK;
     ConvGeom geo;
-    int64_t maxdy, maxdx, pw, nphase;
+    int64_t maxdy, pw; /* largest row shift of a tap in its phase plane; its width (OW + largest column shift) */
     int64_t hist[KPAT_KMAX];
     KPatTap taps[KPAT_KMAX][KPAT_NTMAX];
     const int64_t *masks;
@@ -140,9 +140,9 @@ static const char *examine(const Graph *g, int i, PatLayer *L)
     L->NT = -1;
     for (int64_t p = 0; p < L->K; p++) {
         if (L->masks[p] <= 0 || L->masks[p] >= ((int64_t)1 << (L->KH * L->KW))) return "bad pattern mask";
+        if (__builtin_popcountll((unsigned long long)L->masks[p]) > KPAT_NTMAX) return "pattern with more than 9 taps";
         int nt = kpat_taps(L->masks[p], L->KH, L->KW, L->geo.stride[0], L->geo.stride[1], L->geo.dilation[0],
                            L->geo.dilation[1], L->taps[p]);
-        if (nt > KPAT_NTMAX) return "pattern with more than 9 taps";
         if (L->NT >= 0 && nt != L->NT) return "patterns of different sizes";
         L->NT = nt;
     }
@@ -158,10 +158,8 @@ static const char *examine(const Graph *g, int i, PatLayer *L)
                 if (!(mask >> t & 1) && wd[(m * L->C + c) * kk + t] != 0.0f) return "weights outside the patterns";
             if (id >= 0) L->hist[id]++, L->NK++;
         }
-    L->nphase = L->geo.stride[0] * L->geo.stride[1];
     L->maxdy = (L->KH - 1) * L->geo.dilation[0] / L->geo.stride[0];
-    L->maxdx = (L->KW - 1) * L->geo.dilation[1] / L->geo.stride[1];
-    L->pw = L->geo.out[1] + L->maxdx;
+    L->pw = L->geo.out[1] + (L->KW - 1) * L->geo.dilation[1] / L->geo.stride[1];
     return NULL;
 }
 
