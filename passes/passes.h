@@ -105,6 +105,7 @@ int pass_prune(Graph *g, PassContext *ctx, Diag *d);             /* prune_pass.c
 int pass_layout(Graph *g, PassContext *ctx, Diag *d);            /* layout.c */
 int pass_fuse_residual(Graph *g, PassContext *ctx, Diag *d);     /* fuse_residual.c */
 int pass_filter_reorder(Graph *g, PassContext *ctx, Diag *d);    /* filter_reorder.c */
+int pass_pattern_detect(Graph *g, PassContext *ctx, Diag *d);    /* pattern_detect.c */
 int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d);     /* pattern_group.c */
 int pass_schedule(Graph *g, PassContext *ctx, Diag *d);          /* schedule.c */
 int pass_plan_memory(Graph *g, PassContext *ctx, Diag *d);       /* plan_memory.c */

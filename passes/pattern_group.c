@@ -2,7 +2,8 @@
  * PatternConv with compact filter-kernel-weight storage (ops defined in ir/pattern.c; schedule
  * and cost model in codegen/kernels/pattern_plan.h; docs/codegen.md §7).
  *
- * Candidates: Conv nodes carrying the prune pass's metadata (prune_patterns, prune_ids) whose
+ * Candidates: Conv nodes carrying the prune pass's metadata (prune_patterns, prune_ids; from the
+ * prune pass, or from the weights by pass pattern-detect) whose
  * output is blocked (layout = "NCHW16c", i.e. after the layout pass), group 1, f32, constant
  * weights, and whose weights really are zero outside each kernel's pattern and in removed
  * kernels (otherwise the rewrite would change results: kept dense, the reason recorded).
@@ -383,6 +384,10 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
                  (long long)(N * L.M * L.C * L.KH * L.KW * L.geo.out[0] * L.geo.out[1]), hist, (long long)bytes, (long long)dense_bytes, (double)dense_bytes / (double)(bytes ? bytes : 1),
                  best.tile.flat ? "flat" : "rows", best.tile.r, best.tile.u, (long long)best.cblock, best.loads_plan,
                  best.loads_naive, sparse * (double)N / 1e6, dense * (double)N / 1e6);
+        if (ir_attr_int(&g->nodes[i], "pattern_detected", 0)) {
+            size_t sl = strlen(stats);
+            snprintf(stats + sl, sizeof stats - sl, "; patterns detected from the weights (pass pattern-detect)");
+        }
         int use_sparse = mode > 0 || sparse < dense;
         if (ctx && ctx->pattern_tune && ctx->pattern_time && !ctx->pattern_tile[2]) {
             /* --tune: the measured best of the cost model's first candidates and dense */

@@ -24,6 +24,9 @@
  *   fuse-residual      Add(conv, other) -> Conv residual input; after layout, so the residual
  *                      has the Conv output's (blocked) type.
  *   fuse-activation    again: the Relu that followed the residual Add now follows the Conv.
+ *   pattern-detect     convs whose weights are pattern-sparse but carry no prune metadata (a
+ *                      model pruned elsewhere, or ppcc --save-pruned output) get it from their
+ *                      weights; before the two passes that read it.
  *   filter-reorder     pruned convs' filters sorted (kernel count, pattern signature), the
  *                      permutation folded into the consuming conv; after the fusions, which
  *                      decide who consumes what, and before pattern-group builds blocks of 16.
@@ -55,6 +58,9 @@ const PassInfo pass_registry[] = {
     {"layout", "move f32 2-D convolution chains to the blocked NCHW16c layout (LayoutTransform at the borders)",
      pass_layout},
     {"fuse-residual", "fuse Add(conv_out, other) into the Conv as its residual input", pass_fuse_residual},
+    {"pattern-detect",
+     "attach pattern metadata (library, per-kernel ids) to convs whose weights are pattern-sparse",
+     pass_pattern_detect},
     {"filter-reorder",
      "sort a pruned conv's filters by kernel count and pattern signature, folded into the consuming conv",
      pass_filter_reorder},
@@ -81,6 +87,6 @@ const char *pass_default_pipeline(void) { return default_pipeline; }
 
 static const char codegen_pipeline[] =
     "infer-shapes,fold-constants,remove-identity,canonicalize-gemm,fold-batchnorm,fuse-activation,dce,"
-    "layout,fuse-residual,fuse-activation,filter-reorder,pattern-group,dce,schedule,plan-memory";
+    "layout,fuse-residual,fuse-activation,pattern-detect,filter-reorder,pattern-group,dce,schedule,plan-memory";
 
 const char *pass_codegen_pipeline(void) { return codegen_pipeline; }

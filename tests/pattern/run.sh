@@ -13,7 +13,10 @@
 #   4. --tune on the MNIST example: each pruned conv's line in --stats says what was measured,
 #      the tuning cache gets one line per conv, a second compile with the cache measures
 #      nothing (cache file unchanged, same .so bytes), the tuned model equals the interpreter;
-#   5. option errors: --tuning-cache without --tune, --tune with --emit=obj.
+#   5. option errors: --tuning-cache without --tune, --tune with --emit=obj;
+#   6. the --save-pruned ONNX files of 1 and 3 compiled WITHOUT --prune: pass pattern-detect
+#      finds the patterns in the weights, so the same convs become native PatternConvs, and the
+#      outputs equal the interpreter on that file.
 # Usage: tests/pattern/run.sh [BUILD]   (BUILD defaults to build)
 BUILD=${1:-build}
 PPCC=$BUILD/bin/ppcc
@@ -110,6 +113,22 @@ else grep -q "needs --tune" "$TMP/err" && ok || bad "--tuning-cache without --tu
 if "$PPCC" "$M" --prune --tune --emit=obj -o "$TMP/x.o" 2> "$TMP/err"; then bad "--tune --emit=obj accepted"
 else grep -q "needs --emit=so" "$TMP/err" && ok || bad "--tune --emit=obj: $(cat "$TMP/err")"; fi
 [ ! -e "$TMP/x.o" ] && [ ! -e "$TMP/c2" ] && ok || bad "a refused compile left a file behind"
+
+# 6. pattern-sparse ONNX files without prune metadata
+for f in mp r0.72; do
+  [ -f "$TMP/$f.onnx" ] || { bad "$f.onnx missing (an earlier check failed)"; continue; }
+  want=4
+  [ "$f" = mp ] || want=16
+  if "$PPCC" "$TMP/$f.onnx" --pattern-conv=sparse --stats -o "$TMP/det.so" 2> "$TMP/err"; then
+    n=$(grep -c "PatternConv *native: pattern conv" "$TMP/err")
+    d=$(grep -c "^stats: pattern .*patterns detected from the weights" "$TMP/err")
+    [ "$n" = $want ] && [ "$d" = $want ] && ok ||
+      bad "$f.onnx without --prune: expected $want detected native PatternConvs, got $n native, $d detected"
+    compare detected-$f "$TMP/det.so" "$TMP/$f.onnx" 9
+  else
+    bad "$f.onnx without --prune: ppcc failed: $(tail -1 "$TMP/err")"
+  fi
+done
 
 echo "pattern tests: $pass passed, $fail failed"
 [ "$fail" = 0 ]
