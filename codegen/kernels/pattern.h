@@ -83,9 +83,9 @@ typedef struct KPadParams {
 /* The copies of one channel block (blocked input: `lanes` channels from the 16 lanes of x's
  * pixels) or one channel (plain input, lanes = 0): zero them, then walk the phase plane P
  * element by element and write each input element to where each copy wants it (rows mode:
- * row pi - dy, column pj - dx; flat: index pi*PW + pj - dy*PW - dx). Rows of 16 blocked
- * pixels with stride 1 go through an in-register transpose (16 vector stores, one per
- * channel); the rest element by element. */
+ * row pi - dy, column pj - dx; flat: index pi*PW + pj - dy*PW - dx). Groups of 16 blocked
+ * pixels (every sw-th pixel of a source row) go through an in-register transpose (16 vector
+ * stores, one per channel); the rest element by element. */
 /* Input columns pj of the phase plane whose w = sw*pj + b - pl is inside [0, W): [lo, hi). */
 KC_INLINE void kpat_pad_cols(const KPadParams *p, int32_t b, int32_t *lo, int32_t *hi)
 {
@@ -100,15 +100,16 @@ KC_INLINE void kpat_pad_cols(const KPadParams *p, int32_t b, int32_t *lo, int32_
 KC_INLINE int32_t kpat_pad_run(const KPadParams *p, const float *xs, float *dst, int64_t chan, int lanes, int32_t h,
                                int32_t b, int32_t dx, int32_t j, int32_t j1, int64_t limit)
 {
-    if (lanes == KC_VL && p->sw == 1)
+    if (lanes == KC_VL)
         for (; j < j1 && j + KC_VL <= limit; j += KC_VL) {
             kc_v16 t[KC_VL];
-            const float *src = xs + ((int64_t)h * p->w + (j + dx + b - p->pl)) * KC_VL;
+            const int64_t step = (int64_t)p->sw * KC_VL; /* source pixels of consecutive columns */
+            const float *src = xs + ((int64_t)h * p->w + (int64_t)p->sw * (j + dx) + b - p->pl) * KC_VL;
             if (j + KC_VL <= j1) {
                 KC_UNROLL
-                for (int k = 0; k < KC_VL; k++) t[k] = kc_load(src + k * KC_VL);
+                for (int k = 0; k < KC_VL; k++) t[k] = kc_load(src + k * step);
             } else {
-                for (int k = 0; k < KC_VL; k++) t[k] = j + k < j1 ? kc_load(src + k * KC_VL) : kc_splat(0.0f);
+                for (int k = 0; k < KC_VL; k++) t[k] = j + k < j1 ? kc_load(src + k * step) : kc_splat(0.0f);
             }
             kpat_transpose16(t);
             KC_UNROLL
@@ -147,17 +148,20 @@ KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out,
             /* row i of the copy = plane row i + dy, columns j = pj - dx */
             int32_t j0 = lo - dx > 0 ? lo - dx : 0, j1 = (hi < p->pw ? hi : p->pw) - dx;
             if (j1 > p->cw) j1 = p->cw;
+            /* the vectors of a row that hold padding are zeroed whole (aligned stores; the
+             * data written next overwrites their data part): element loops here became a
+             * memset call per row and lane */
+            const int32_t zl = (j0 + KC_VL - 1) / KC_VL * KC_VL, zr = j1 > 0 ? j1 / KC_VL * KC_VL : 0;
             for (int32_t i = 0; i < p->ch; i++) {
                 const int32_t pi = i + dy, h = p->sh * pi + a - p->pt;
                 float *row = os + (int64_t)i * p->cw;
-                int32_t j = 0;
-                if (pi < p->ph && h >= 0 && h < p->h && j0 < j1) {
-                    for (int64_t l = 0; l < nch; l++)
-                        for (int32_t z = 0; z < j0; z++) row[l * chan + z] = 0.0f;
-                    j = kpat_pad_run(p, xs, row, chan, lanes, h, b, dx, j0, j1, p->cw);
+                const int data = pi < p->ph && h >= 0 && h < p->h && j0 < j1;
+                for (int64_t l = 0; l < nch; l++) {
+                    float *rl = row + l * chan;
+                    for (int32_t z = 0; z < p->cw; z += KC_VL)
+                        if (!data || z < zl || z >= zr) kc_store(rl + z, kc_splat(0.0f));
                 }
-                for (int64_t l = 0; l < nch; l++)
-                    for (int32_t z = j; z < p->cw; z++) row[l * chan + z] = 0.0f;
+                if (data) kpat_pad_run(p, xs, row, chan, lanes, h, b, dx, j0, j1, p->cw);
             }
             continue;
         }
