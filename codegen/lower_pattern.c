@@ -5,8 +5,11 @@
  * taps, the tile named by the schedule attributes sched_flat/sched_rows/sched_vecs must be a
  * compiled one (pattern_plan.h KPAT_TILES) and its walk must stay inside the planes. The tap
  * offsets of every pattern go into the parameter struct (constants of the specialised layer);
- * w and runs are the node's constant inputs; idx is decoded into a blob of byte offsets (with
- * the filter in the low bits); the bias is copied into a blob padded to whole blocks. Anything else returns 0 (the interpreter's kernel).
+ * The IR's tables (w, idx, runs per block of 16 filters) are re-encoded for the kernel: per group
+ * of sched_obs blocks, channel block and pattern, the kernels sorted by channel, two kernels of
+ * one channel made a pair (tiles of at most KPAT_PAIR_RU vectors), channels decoded into byte
+ * offsets with the accumulator slot in the low bits; the bias is copied into a blob padded to
+ * whole blocks. Anything else returns 0 (the interpreter's kernel).
  */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -64,11 +67,16 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
         if (g->values[n->in[i]].kind != VAL_CONST || !g->values[n->in[i]].data) return 0;
     KPatTile tile = {(int)ir_attr_int(n, "sched_flat", 1), (int)ir_attr_int(n, "sched_rows", 1),
                      (int)ir_attr_int(n, "sched_vecs", 4)};
-    char fn[64] = "";
+    /* the call keeps the name's pointer: static strings, one per compiled tile */
+    static const char *const names[] = {
+#define KPAT_NAME(F, R, U) "k_pattern_conv_" #F "_" #R "_" #U,
+        KPAT_TILES(KPAT_NAME)
+#undef KPAT_NAME
+    };
+    const char *fn = NULL;
     for (int i = 0; i < KPAT_NTILES; i++)
-        if (kpat_tiles[i].flat == tile.flat && kpat_tiles[i].r == tile.r && kpat_tiles[i].u == tile.u)
-            snprintf(fn, sizeof fn, "k_pattern_conv_%d_%d_%d", tile.flat, tile.r, tile.u);
-    if (!fn[0]) return 0;
+        if (kpat_tiles[i].flat == tile.flat && kpat_tiles[i].r == tile.r && kpat_tiles[i].u == tile.u) fn = names[i];
+    if (!fn) return 0;
     if (tile.flat != geo.flat) return 0;
     int64_t maxdy = (geo.kh - 1) * geo.dh / geo.sh;
     KPatWalk walk = kpat_walk(&tile, geo.oh, geo.ow, geo.pw, maxdy);
@@ -95,9 +103,13 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
             p.off[q][t++] = (int32_t)(tap[0] * geo.ch * geo.cw + tap[1] * geo.cw);
         }
     }
-    p.n_work = geo.n * walk.tiles * p.mb;
+    p.og = (int32_t)ir_attr_int(n, "sched_obs", 1);
+    if (p.og < 1 || p.og > KPAT_OGMAX) return 0;
+    const int64_t nog = (p.mb + p.og - 1) / p.og;
+    p.n_work = geo.n * walk.tiles * nog;
     /* the kernel trusts the tables: check them (a hand-written .ir could hold anything) */
     const int32_t *idx = g->values[n->in[2]].data, *runs = g->values[n->in[3]].data;
+    const float *w = g->values[n->in[1]].data;
     const int64_t nruns = (int64_t)p.mb * p.ncb * p.k;
     if (runs[0] != 0 || runs[nruns] != geo.nk) return node_error(d, n, "runs do not cover the kernels");
     for (int64_t r = 0; r < nruns; r++) {
@@ -109,37 +121,85 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
                 return node_error(d, n, "kernel %d: channel or filter out of range", (int)k);
         }
     }
-    /* idx decoded once: byte offset of channel c's copies with the filter in the low 4 bits */
+    /* channel offsets in bytes, with the accumulator slot (16 * block-in-group + filter) in the low
+     * 6 bits: chan_stride is a multiple of 16 floats */
     if (p.chan_stride % KC_VL || (double)geo.c * (double)p.chan_stride * 4.0 >= 2147483648.0) return 0;
+
+    /* Re-encode per (group of og blocks, channel block, pattern): the kernels of the group's
+     * blocks sorted by channel; two kernels of one channel become a pair (one set of input loads
+     * for two filters) when the tile leaves the registers for two sets of accumulators. */
+    const int pairs = tile.r * tile.u <= KPAT_PAIR_RU;
+    const int64_t nb = nog * p.ncb * p.k, nt = geo.nt;
+    int32_t *srun = xcalloc((size_t)nb + 1, sizeof(int32_t)), *prun = xcalloc((size_t)nb + 1, sizeof(int32_t));
+    int32_t *sx = xcalloc((size_t)geo.nk + 16, sizeof(int32_t)), *px = xcalloc((size_t)geo.nk / 2 + 16, sizeof(int32_t));
+    int32_t *pb = xcalloc((size_t)geo.nk / 2 + 16, sizeof(int32_t));
+    float *ws = xcalloc((size_t)(geo.nk * nt) + 16, sizeof(float)), *wp = xcalloc((size_t)(geo.nk * nt) + 16, sizeof(float));
+    int64_t *ent = xmalloc(((size_t)p.og * KC_VL * (size_t)geo.c + 1) * sizeof(int64_t)); /* (c, slot, k) keys */
+    int64_t ns = 0, np = 0;
+    for (int64_t gi = 0; gi < nog; gi++)
+        for (int64_t cb = 0; cb < p.ncb; cb++)
+            for (int64_t q = 0; q < p.k; q++) {
+                const int64_t b = (gi * p.ncb + cb) * p.k + q;
+                srun[b] = (int32_t)ns, prun[b] = (int32_t)np;
+                int64_t ne = 0;
+                for (int64_t ob = gi * p.og; ob < gi * p.og + p.og && ob < p.mb; ob++) {
+                    const int64_t r = (ob * p.ncb + cb) * p.k + q;
+                    for (int32_t k = runs[r]; k < runs[r + 1]; k++) {
+                        const int64_t slot = (ob - gi * p.og) * KC_VL + (idx[k] & 15);
+                        ent[ne++] = ((int64_t)(idx[k] >> 4) << 40) | (slot << 32) | k; /* sorts by channel, slot */
+                    }
+                }
+                for (int64_t i = 1; i < ne; i++) /* insertion sort: runs are short */
+                    for (int64_t j = i; j > 0 && ent[j] < ent[j - 1]; j--) {
+                        int64_t t = ent[j];
+                        ent[j] = ent[j - 1], ent[j - 1] = t;
+                    }
+                for (int64_t i = 0; i < ne;) {
+                    const int64_t c = ent[i] >> 40, s1 = (ent[i] >> 32) & 255, k1 = ent[i] & 0xffffffff;
+                    const int32_t off = (int32_t)(c * p.chan_stride * 4);
+                    if (pairs && i + 1 < ne && ent[i + 1] >> 40 == c) {
+                        const int64_t s2 = (ent[i + 1] >> 32) & 255, k2 = ent[i + 1] & 0xffffffff;
+                        px[np] = off | (int32_t)s1, pb[np] = (int32_t)s2;
+                        memcpy(wp + np * 2 * nt, w + k1 * nt, (size_t)nt * sizeof(float));
+                        memcpy(wp + np * 2 * nt + nt, w + k2 * nt, (size_t)nt * sizeof(float));
+                        np++, i += 2;
+                    } else {
+                        sx[ns] = off | (int32_t)s1;
+                        memcpy(ws + ns * nt, w + k1 * nt, (size_t)nt * sizeof(float));
+                        ns++, i++;
+                    }
+                }
+            }
+    srun[nb] = (int32_t)ns, prun[nb] = (int32_t)np;
+    free(ent);
 
     float *bias = NULL;
     if (posix_memalign((void **)&bias, 64, (size_t)p.mb * KC_VL * sizeof(float))) bias = NULL;
     IR_ASSERT(bias != NULL);
     memset(bias, 0, (size_t)p.mb * KC_VL * sizeof(float));
     memcpy(bias, g->values[n->in[4]].data, (size_t)geo.m * sizeof(float));
-    int32_t *xoff = NULL;
-    if (posix_memalign((void **)&xoff, 64, (size_t)(geo.nk + 1) * sizeof(int32_t))) xoff = NULL;
-    IR_ASSERT(xoff != NULL);
-    for (int64_t k = 0; k < geo.nk; k++)
-        xoff[k] = (int32_t)((int64_t)(idx[k] >> 4) * p.chan_stride * 4) | (idx[k] & 15);
-    xoff[geo.nk] = 0; /* the padding element too: the output file must be deterministic */
 
     cg_call_init(call, fn);
     cg_call_params(call, &p, sizeof p);
     cg_call_value(call, n->in[0]);
-    cg_call_value(call, n->in[1]);
-    cg_call_blob(call, xoff, (size_t)(geo.nk + 1) * sizeof(int32_t), 64);
-    cg_call_value(call, n->in[3]);
+    cg_call_blob(call, ws, (size_t)(ns * nt + 16) * sizeof(float), 64);
+    cg_call_blob(call, sx, (size_t)(ns + 16) * sizeof(int32_t), 64);
+    cg_call_blob(call, srun, (size_t)(nb + 1) * sizeof(int32_t), 64);
     cg_call_blob(call, bias, (size_t)p.mb * KC_VL * sizeof(float), 64);
     if (n->n_in > 5 && n->in[5] >= 0)
         cg_call_value(call, n->in[5]);
     else
         cg_call_none(call);
     cg_call_value(call, n->out[0]);
+    cg_call_blob(call, wp, (size_t)(np * 2 * nt + 16) * sizeof(float), 64);
+    cg_call_blob(call, px, (size_t)(np + 16) * sizeof(int32_t), 64);
+    cg_call_blob(call, pb, (size_t)(np + 16) * sizeof(int32_t), 64);
+    cg_call_blob(call, prun, (size_t)(nb + 1) * sizeof(int32_t), 64);
     call->n_work = p.n_work;
     call->grain = 1;
-    snprintf(call->note, sizeof call->note, "pattern conv %lldx%lld K=%lld NT=%lld NK=%lld tile %s %dx%d cblock %lld",
+    snprintf(call->note, sizeof call->note,
+             "pattern conv %lldx%lld K=%lld NT=%lld NK=%lld tile %s %dx%d cblock %lld, %d blocks/item, %lld pairs",
              (long long)geo.m, (long long)geo.c, (long long)geo.k, (long long)geo.nt, (long long)geo.nk,
-             tile.flat ? "flat" : "rows", tile.r, tile.u, (long long)geo.cblock);
+             tile.flat ? "flat" : "rows", tile.r, tile.u, (long long)geo.cblock, (int)p.og, (long long)np);
     return 1;
 }

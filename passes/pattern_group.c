@@ -39,6 +39,7 @@
 #define BLK IR_LAYOUT_BLOCK
 #define L1_BYTES 40960 /* the item's accumulators + the copies a tile reads for one channel block */
 #define SPARSE_CALIB 1.6 /* measured / counted cycles of the pattern kernel (cost_tile) */
+#define ACC_GROUP_BYTES 16384 /* accumulators of a work item's blocks of 16 filters, at most */
 #define DENSE_EFF 0.97   /* fraction of the FMA peak the dense kernel reaches on big 3x3 layers */
 
 typedef struct PatLayer {
@@ -56,26 +57,47 @@ typedef struct PatChoice {
     KPatWalk walk;
     KPatCopies copies;
     int64_t cblock, ncb;
+    int og; /* blocks of 16 filters per work item (sched_obs) */
     double cycles, loads_plan, loads_naive;
 } PatChoice;
 
 /* Input channels per block: the copies' rows a tile reads for a block, with the accumulators of
  * the item's 16 filters, should fit in L1 (48 KB on the machines we measured, some left over
  * for the weights streaming by). */
-static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies *cp)
+static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies *cp, int og)
 {
     int64_t per_ch = (int64_t)cp->n * 16 * t->u * (t->flat ? 1 : t->r + L->maxdy) * 4;
-    int64_t acc = (int64_t)BLK * t->r * t->u * 64;
+    int64_t acc = (int64_t)BLK * t->r * t->u * 64 * og;
     int64_t cb = (L1_BYTES - acc) / per_ch;
     if (cb < 4) cb = 4;
     if (cb > L->C) cb = L->C;
     return cb;
 }
 
+/* Kernels of each pattern that the lowering (codegen/lower_pattern.c) pairs when a work item
+ * covers og blocks of 16 filters: per (group of blocks, channel, pattern), m kernels make m/2
+ * pairs and m%2 singles. */
+static void count_pairs(const PatLayer *L, int og, int64_t *pairs, int64_t *singles)
+{
+    const int64_t gf = (int64_t)og * BLK;
+    memset(pairs, 0, KPAT_KMAX * sizeof(int64_t));
+    memset(singles, 0, KPAT_KMAX * sizeof(int64_t));
+    for (int64_t m0 = 0; m0 < L->M; m0 += gf)
+        for (int64_t c = 0; c < L->C; c++) {
+            int64_t cnt[KPAT_KMAX] = {0};
+            for (int64_t m = m0; m < m0 + gf && m < L->M; m++) {
+                int id = L->ids[m * L->C + c];
+                if (id >= 0) cnt[id]++;
+            }
+            for (int64_t p = 0; p < L->K; p++) pairs[p] += cnt[p] / 2, singles[p] += cnt[p] % 2;
+        }
+}
+
 /* Predicted cycles of tile t for one image, PatternPad included; fills c (returns -1 if the tile
  * needs more copies than the kernel handles). Per kernel: its FMAs on two ports, its
  * loads (taps by the load plan, weight broadcasts, the filter's accumulators) on two ports, the
- * accumulator stores on one, plus 2 cycles of loop; per run 12 (its end is mispredicted). */
+ * accumulator stores on one, plus 2 cycles of loop; a pair (tiles of at most 8 vectors) loads
+ * the taps once for two filters; per run 12 (its end is mispredicted). */
 static int cost_tile(const PatLayer *L, const KPatTile *t, PatChoice *c)
 {
     c->tile = *t;
@@ -84,20 +106,36 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, PatChoice *c)
     for (int64_t p = 0; p < L->K; p++)
         for (int64_t i = 0; i < L->NT; i++)
             if (kpat_copy_of(&c->copies, &L->taps[p][i], t->flat) < 0) return -1;
-    c->cblock = cblock_for(L, t, &c->copies);
+    c->og = ACC_GROUP_BYTES / (BLK * t->r * t->u * 64);
+    if (c->og > KPAT_OGMAX) c->og = KPAT_OGMAX;
+    if (c->og > (L->M + BLK - 1) / BLK) c->og = (int)((L->M + BLK - 1) / BLK);
+    if (c->og < 1) c->og = 1;
+    c->cblock = cblock_for(L, t, &c->copies, c->og);
     c->ncb = (L->C + c->cblock - 1) / c->cblock;
     const int ru = t->r * t->u;
+    int64_t pairs[KPAT_KMAX], singles[KPAT_KMAX];
+    if (ru <= KPAT_PAIR_RU) {
+        count_pairs(L, c->og, pairs, singles);
+    } else {
+        memset(pairs, 0, sizeof pairs);
+        memcpy(singles, L->hist, sizeof singles);
+    }
     double per_tile = 0, fmas = 0, loads = 0;
     for (int64_t p = 0; p < L->K; p++) {
         int ld = kpat_loads(L->taps[p], (int)L->NT, t);
         double f = (double)(L->NT * ru) / 2.0, l = (double)(ld + L->NT + ru) / 2.0, st = (double)ru;
         double cyc = f > l ? f : l;
-        per_tile += (double)L->hist[p] * ((cyc > st ? cyc : st) + 2.0);
-        fmas += (double)L->hist[p] * (double)(L->NT * ru);
-        loads += (double)L->hist[p] * (double)(ld + L->NT);
+        per_tile += (double)singles[p] * ((cyc > st ? cyc : st) + 2.0);
+        fmas += (double)singles[p] * (double)(L->NT * ru);
+        loads += (double)singles[p] * (double)(ld + L->NT);
+        f = 2.0 * (double)(L->NT * ru) / 2.0, l = (double)(ld + 2 * (L->NT + ru)) / 2.0, st = 2.0 * ru;
+        cyc = f > l ? f : l;
+        per_tile += (double)pairs[p] * ((cyc > st ? cyc : st) + 3.0);
+        fmas += (double)pairs[p] * (double)(2 * L->NT * ru);
+        loads += (double)pairs[p] * (double)(ld + 2 * L->NT);
     }
     int64_t mb = (L->M + BLK - 1) / BLK;
-    per_tile += (double)(mb * c->ncb * L->K) * 12.0; /* runs */
+    per_tile += (double)(mb * c->ncb * L->K) * 12.0 * (ru <= KPAT_PAIR_RU ? 1.5 : 1.0); /* runs */
     per_tile += (double)(mb * ru * BLK) * 2.0;      /* epilogue */
     /* calibration against --tune measurements on Sapphire Rapids (resnet18 layers, connectivity
      * 0 and 0.72): the kernel takes about SPARSE_CALIB times the cycles counted above; the
@@ -258,6 +296,7 @@ static void rewrite(Graph *g, int i, const PatLayer *L, const PatChoice *ch, con
     ir_node_set_ints(g, i, "copies", keys, 3 * ch->copies.n);
     ir_node_set_int(g, i, "plane_w", L->pw);
     ir_node_set_int(g, i, "sched_flat", ch->tile.flat);
+    ir_node_set_int(g, i, "sched_obs", ch->og);
     ir_node_set_int(g, i, "sched_rows", ch->tile.r);
     ir_node_set_int(g, i, "sched_vecs", ch->tile.u);
     ir_node_set_str(g, i, "pattern_stats", stats);

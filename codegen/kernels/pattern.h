@@ -22,9 +22,14 @@
  *        consecutive kernels belong to different filters, so their chains overlap)
  *   epilogue: per valid output pixel the 16 filters' sums (+ bias, + residual, activation) as
  *   one vector of the blocked output.
- * Buffers: 0 copies, 1 w [NK, NT], 2 xoff [NK] (the lowering's decoding of idx: c * chan_stride * 4
- *          bytes | f, chan_stride a multiple of 16 floats), 3 runs, 4 bias [MB*16] (zero padded),
- *          5 residual (blocked, like y) or NULL, 6 y.
+ * The item actually covers og blocks (KPatParams.og, sched_obs), and kernel pairs share their input
+ * loads (kpat_conv_item below).
+ * Buffers (the lowering's encoding of the IR tables, lower_pattern.c): 0 copies, 1 single
+ *          kernels' weights [NS, NT], 2 their offsets [NS] (c * chan_stride * 4 bytes | slot,
+ *          slot = 16 * block-in-group + filter, chan_stride a multiple of 16 floats), 3 their runs
+ *          per (group, channel block, pattern), 4 bias [MB*16] (zero padded), 5 residual
+ *          (blocked, like y) or NULL, 6 y, 7 pairs' weights [NP, 2, NT], 8 pairs' offsets | first
+ *          slot [NP], 9 second slots [NP], 10 pairs' runs.
  * PatternPad work item = (image n, channel block of 16) for blocked input, (n, channel) for plain;
  * element by element, the source of each copy element computed as ir/pattern.c defines it.
  * Buffers: 0 x, 1 planes.
@@ -44,6 +49,7 @@ typedef struct KPatParams {
     int64_t img_stride;      /* floats per image of the copies: C * chan_stride */
     int64_t y_img;           /* floats per image of y: MB * OH * OW * 16 */
     int32_t m, mb, oh, ow, pw, cw, ncb, k, nt; /* pw: flat grid width; cw: rows' stride */
+    int32_t og;              /* output blocks per work item (1 .. KPAT_OGMAX) */
     int32_t act;
     float alpha, beta;
     int32_t off[KPAT_KMAX][KPAT_NTMAX];
@@ -201,16 +207,24 @@ KC_INLINE void kpat_pad_range(const void *params, void *const *bufs, int64_t beg
     for (int64_t it = begin; it < end; it++) kpat_pad_item(p, bufs, it);
 }
 
-/* One work item of PatternConv with an R x U tile (FLAT: R = 1, consecutive grid positions). */
+/* One work item of PatternConv with an R x U tile (FLAT: R = 1, consecutive grid positions):
+ * image n, output tile, group of og blocks of 16 filters (slots o*16 + f). Accumulators of the
+ * group in L1 (slot-major, R*U vectors each). For each input-channel block, for each pattern
+ * (unrolled: the taps are constants), first the PAIRS of the run — two kernels of the same
+ * channel for two filters: every input vector is loaded once for both — then the single
+ * kernels. Tables (the lowering's encoding, lower_pattern.c): sx / px = byte offset of the
+ * channel's copies | slot, pb = the pair's second slot, runs per (group, channel block,
+ * pattern) for singles and pairs. */
 KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it, const int FLAT, const int R,
                               const int U)
 {
-    const float *xp = bufs[0], *w = bufs[1], *bias = bufs[4], *res = bufs[5];
-    const int32_t *xoff = bufs[2], *runs = bufs[3];
+    const float *xp = bufs[0], *ws = bufs[1], *bias = bufs[4], *res = bufs[5], *wp = bufs[7];
+    const int32_t *sx = bufs[2], *srun = bufs[3], *px = bufs[8], *pb = bufs[9], *prun = bufs[10];
     float *y = bufs[6];
-    const int64_t per_img = p->tiles * p->mb;
-    const int64_t n = it / per_img, rem = it - n * per_img, tile = rem / p->mb;
-    const int32_t ob = (int32_t)(rem - tile * p->mb);
+    const int64_t nog = (p->mb + p->og - 1) / p->og, per_img = p->tiles * nog;
+    const int64_t n = it / per_img, rem = it - n * per_img, tile = rem / nog, g = rem - tile * nog;
+    const int32_t ob0 = (int32_t)g * p->og;
+    const int32_t nob = p->mb - ob0 < p->og ? p->mb - ob0 : p->og;
     int64_t q0, tr = 0, tc = 0;
     if (FLAT) {
         q0 = tile * U * KC_VL;
@@ -220,26 +234,54 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
     }
     const float *xb = xp + n * p->img_stride + q0;
     const int64_t RS = FLAT ? 0 : p->cw;
-    float accm[KC_VL][KPAT_RUMAX * KC_VL] __attribute__((aligned(64)));
+    enum { SLOT = KPAT_RUMAX * KC_VL }; /* floats per slot at most; R*U*16 used */
+    float accm[KPAT_OGMAX * KC_VL * SLOT] __attribute__((aligned(64)));
+    const int64_t slot = (int64_t)R * U * KC_VL;
 
-    /* accumulators of the block's 16 filters: zero, then every kernel adds into its filter's */
-    for (int f = 0; f < KC_VL; f++)
-        KC_UNROLL
-        for (int v = 0; v < R * U; v++) kc_store(accm[f] + v * KC_VL, kc_splat(0.0f));
-    const int32_t *run = runs + (int64_t)ob * p->ncb * p->k;
-    for (int32_t cb = 0; cb < p->ncb; cb++, run += p->k) {
+    for (int64_t v = 0; v < nob * KC_VL * slot; v += KC_VL) kc_store(accm + v, kc_splat(0.0f));
+    const int64_t r0 = g * p->ncb * p->k;
+    for (int32_t cb = 0; cb < p->ncb; cb++) {
+        const int32_t *sr = srun + r0 + (int64_t)cb * p->k, *pr = prun + r0 + (int64_t)cb * p->k;
         KC_UNROLL
         for (int pp = 0; pp < p->k; pp++) {
-            const int32_t k1 = run[pp + 1];
-            for (int32_t k = run[pp]; k < k1; k++) {
-                const int32_t ci = xoff[k]; /* byte offset of the channel's copies | filter */
-                const float *xc = (const float *)((const char *)xb + (ci & ~15));
-                float *am = accm[ci & 15];
+            const int32_t e1 = pr[pp + 1];
+            for (int32_t k = pr[pp]; k < e1; k++) {
+                const int32_t ci = px[k];
+                const float *xc = (const float *)((const char *)xb + (ci & ~63));
+                float *a1 = accm + (ci & 63) * slot, *a2 = accm + pb[k] * slot;
                 /* single-register addresses: x86 cannot keep a load folded into an FMA fused
                  * when it is indexed (base + index), which costs a uop per FMA */
                 KC_OPAQUE(xc);
+                KC_OPAQUE(a1);
+                KC_OPAQUE(a2);
+                const float *wk = wp + (int64_t)k * 2 * p->nt;
+                kc_v16 c1[KPAT_RUMAX], c2[KPAT_RUMAX];
+                KC_UNROLL
+                for (int v = 0; v < R * U; v++) c1[v] = kc_load(a1 + v * KC_VL), c2[v] = kc_load(a2 + v * KC_VL);
+                KC_UNROLL
+                for (int t = 0; t < p->nt; t++) {
+                    const kc_v16 w1 = kc_splat(wk[t]), w2 = kc_splat(wk[p->nt + t]);
+                    const float *xt = xc + p->off[pp][t];
+                    KC_UNROLL
+                    for (int r = 0; r < R; r++)
+                        KC_UNROLL
+                        for (int u = 0; u < U; u++) {
+                            const kc_v16 xv = kc_load(xt + r * RS + u * KC_VL);
+                            c1[r * U + u] += w1 * xv;
+                            c2[r * U + u] += w2 * xv;
+                        }
+                }
+                KC_UNROLL
+                for (int v = 0; v < R * U; v++) kc_store(a1 + v * KC_VL, c1[v]), kc_store(a2 + v * KC_VL, c2[v]);
+            }
+            const int32_t k1 = sr[pp + 1];
+            for (int32_t k = sr[pp]; k < k1; k++) {
+                const int32_t ci = sx[k]; /* byte offset of the channel's copies | slot */
+                const float *xc = (const float *)((const char *)xb + (ci & ~63));
+                float *am = accm + (ci & 63) * slot;
+                KC_OPAQUE(xc);
                 KC_OPAQUE(am);
-                const float *wk = w + (int64_t)k * p->nt;
+                const float *wk = ws + (int64_t)k * p->nt;
                 kc_v16 acc[KPAT_RUMAX];
                 KC_UNROLL
                 for (int v = 0; v < R * U; v++) acc[v] = kc_load(am + v * KC_VL);
@@ -258,31 +300,35 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
         }
     }
 
-    /* epilogue: per accumulator vector, the 16 filters x 16 pixels transposed into 16 pixels
-     * of the blocked output (16 channels each), + bias (+ residual), activation */
-    const kc_v16 bv = kc_load(bias + (int64_t)ob * KC_VL);
-    float *yb = y + n * p->y_img + (int64_t)ob * p->oh * p->ow * KC_VL;
-    const float *rb = res ? res + n * p->y_img + (int64_t)ob * p->oh * p->ow * KC_VL : NULL;
-    for (int r = 0; r < R; r++)
-        for (int u = 0; u < U; u++) {
-            kc_v16 t[KC_VL];
-            for (int f = 0; f < KC_VL; f++) t[f] = kc_load(accm[f] + (r * U + u) * KC_VL);
-            kpat_transpose16(t);
-            for (int l = 0; l < KC_VL; l++) {
-                int64_t oh, ow;
-                if (FLAT) {
-                    int64_t q = q0 + u * KC_VL + l;
-                    oh = q / p->pw, ow = q - oh * p->pw;
-                } else {
-                    oh = tr * R + r, ow = tc * U * KC_VL + u * KC_VL + l;
+    /* epilogue: per block and accumulator vector, the 16 filters x 16 pixels transposed into
+     * 16 pixels of the blocked output (16 channels each), + bias (+ residual), activation */
+    for (int32_t o = 0; o < nob; o++) {
+        const int32_t ob = ob0 + o;
+        const kc_v16 bv = kc_load(bias + (int64_t)ob * KC_VL);
+        float *yb = y + n * p->y_img + (int64_t)ob * p->oh * p->ow * KC_VL;
+        const float *rb = res ? res + n * p->y_img + (int64_t)ob * p->oh * p->ow * KC_VL : NULL;
+        const float *ao = accm + (int64_t)o * KC_VL * slot;
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < U; u++) {
+                kc_v16 t[KC_VL];
+                for (int f = 0; f < KC_VL; f++) t[f] = kc_load(ao + f * slot + (r * U + u) * KC_VL);
+                kpat_transpose16(t);
+                for (int l = 0; l < KC_VL; l++) {
+                    int64_t oh, ow;
+                    if (FLAT) {
+                        int64_t q = q0 + u * KC_VL + l;
+                        oh = q / p->pw, ow = q - oh * p->pw;
+                    } else {
+                        oh = tr * R + r, ow = tc * U * KC_VL + u * KC_VL + l;
+                    }
+                    if (oh >= p->oh || ow >= p->ow) continue;
+                    kc_v16 v = t[l] + bv;
+                    const int64_t yo = (oh * p->ow + ow) * KC_VL;
+                    if (rb) v = v + kc_load(rb + yo);
+                    kc_store(yb + yo, kc_act(p->act, v, p->alpha, p->beta));
                 }
-                if (oh >= p->oh || ow >= p->ow) continue;
-                kc_v16 v = t[l] + bv;
-                const int64_t yo = (oh * p->ow + ow) * KC_VL;
-                if (rb) v = v + kc_load(rb + yo);
-                kc_store(yb + yo, kc_act(p->act, v, p->alpha, p->beta));
             }
-        }
+    }
 }
 
 typedef void (*KPatRangeFn)(const void *params, void *const *bufs, int64_t begin, int64_t end);

@@ -24,6 +24,9 @@
 #define KPAT_KMAX 16  /* patterns per layer the kernel handles */
 #define KPAT_NTMAX 9  /* taps per pattern */
 #define KPAT_RUMAX 16 /* accumulators per tile */
+#define KPAT_OGMAX 4  /* output blocks of 16 filters per work item */
+#define KPAT_PAIR_RU 8 /* tiles of at most this many vectors process kernel pairs (two sets of
+                          accumulators in registers) */
 
 /* The compiled tiles: {flat, R, U}. X-macro so kernels, lowering and tests agree. */
 #define KPAT_TILES(X)                                                                              \

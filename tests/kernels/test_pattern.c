@@ -37,6 +37,9 @@ int cg_lower_pattern_pad(const Graph *g, const Node *n, const CgTarget *t, CgKer
 int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d);
 
 static int verbose;
+/* native PatternConv calls whose lowering paired kernels / grouped blocks of filters (parsed from
+ * the call's note): the tests below check both paths of the kernel ran */
+static int n_paired, n_grouped;
 
 static uint64_t rng_next(uint64_t *s) { return ir_rand_next(s); }
 static float rng_unif(uint64_t *s) { return (float)((double)(rng_next(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
@@ -186,6 +189,13 @@ static int native_node(const Graph *g, int i, Tensor **vals, const Tensor *want,
     if (rc != 1) {
         fprintf(stderr, "FAIL %s: %s not lowered (%d: %s)\n", desc, n->name, rc, d.msg);
         return 1;
+    }
+    if (n->op == OP_PATTERN_CONV) {
+        const char *q = strrchr(call.note, ',');
+        while (q && q > call.note && q[-1] != ',') q--; /* ", G blocks/item, P pairs" */
+        int og = 0;
+        long long pairs = 0;
+        if (q && sscanf(q, " %d blocks/item, %lld pairs", &og, &pairs) == 2) n_grouped += og > 1, n_paired += pairs > 0;
     }
     KPatRangeFn fn = kpat_find_range(call.range_fn);
     if (!fn) {
@@ -394,6 +404,7 @@ START_TEST(test_random)
         fails += run_case(&c, 4000 + (uint64_t)i);
     }
     ck_assert_int_eq(fails, 0);
+    ck_assert_msg(n_paired > 0 && n_grouped > 0, "paired %d, grouped %d: both kernel paths must run", n_paired, n_grouped);
 }
 END_TEST
 
