@@ -452,7 +452,7 @@ conv-bench: $(CONV_BENCH_BIN)
 #                     synthetic data and the pruning time of resnet18 and vgg16 on one core;
 #                     writes $(BUILD)/pruning-accuracy.md (PRUNE_INVERT_STEPS=200: resnet18's
 #                     inversion in full, about an hour, instead of extrapolated from 4 steps)
-.PHONY: prune-test prune-smoke accuracy
+.PHONY: prune-test prune-smoke accuracy accuracy-bound
 PRUNE_SMOKE_ARGS ?=
 prune-test: $(PPCC) $(PPCRUN)
 	./tests/prune/run.sh $(BUILD)
@@ -461,6 +461,14 @@ prune-smoke: $(PPCC) $(DEMO_BIN)
 accuracy: all $(DEMO_BIN)
 	$(PYTHON) tests/models/export.py $(BUILD)/models resnet18 vgg16
 	./tests/prune/accuracy.sh $(BUILD)
+# `make accuracy-bound`: the prune pass on REAL training digits instead of synthetic images
+# (tests/prune/real_bound.c; a measurement of what the synthetic data costs, docs/pruning.md).
+REAL_BOUND = $(BUILD)/tests/real_bound
+$(REAL_BOUND): $(call obj,tests/prune/real_bound.c) $(CORE_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(CORE_LINK) $(RT_LIBS)
+accuracy-bound: $(REAL_BOUND) $(DEMO_BIN)
+	./tests/prune/real_bound.sh $(BUILD)
 # `make pattern-test` (part of `make test`): pattern-sparse code generation end to end on the
 # pruned MNIST example and resnet18 (tests/pattern/run.sh).
 .PHONY: pattern-test

@@ -391,8 +391,9 @@ int pass_prune(Graph *g, PassContext *ctx, Diag *d)
             }
             res.samples = lo.samples;
             if (images) c.admm.iters = res.admm_iters = o->admm_iters_inverted;
-            if (o->head_ridge >= 0 && images) { /* only on inverted images: white noise says nothing
-                                                   about the features the head sees on real inputs */
+            if (o->head_ridge >= 0 && (images || o->sample_fn)) { /* on inverted or caller-supplied
+                                                   images only: white noise says nothing about the
+                                                   features the head sees on real inputs */
                 lo.head_fn = solve_head;
                 lo.head_ctx = &c;
             }

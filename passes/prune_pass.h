@@ -135,7 +135,7 @@ typedef struct PruneOptions {
     FILE *notes;             /* one-line notes (inversion fell back) go here (NULL: none) */
     double head_ridge;       /* the classifier refit's ridge towards the original weights, relative
                                 to trace(G)/n (default 0.03; < 0: no classifier refit). The
-                                refit runs on inverted images only (prune_pass.c) */
+                                refit runs on inverted or sample_fn images only (prune_pass.c) */
     PruneSolveFn head_fn;    /* set by the pass: refit of the classifier head after the last
                                 pruned layer (prune_data_run; NULL: none) */
     void *head_ctx;
