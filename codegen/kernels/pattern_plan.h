@@ -25,6 +25,8 @@
 #define KPAT_NTMAX 9  /* taps per pattern */
 #define KPAT_RUMAX 16 /* accumulators per tile */
 #define KPAT_OGMAX 4  /* output blocks of 16 filters per work item */
+#define KPAT_KERNEL_VERSION 2 /* bump when the kernel or its schedule changes: tuning caches
+                                 (passes/pattern_tune.c) key on it, old timings are not reused */
 #define KPAT_PAIR_RU 8 /* tiles of at most this many vectors process kernel pairs (two sets of
                           accumulators in registers) */
 
