@@ -263,14 +263,15 @@ static void rewrite(Graph *g, int i, const PatLayer *L, const PatChoice *ch, con
     /* PatternPad */
     n = &g->nodes[i];
     const Value *x = &g->values[n->in[0]];
-    int xin = n->in[0], res = n->n_in > 3 ? n->in[3] : -1;
+    const int xin = n->in[0], res = n->n_in > 3 ? n->in[3] : -1, xblocked = x->rank == 5;
     int64_t cdims[5] = {x->dims[0], L->C, ch->copies.n, ch->walk.ch, ch->walk.cw};
+    x = NULL; /* adding values and nodes below may move g->values */
     snprintf(name, sizeof name, "%s_copies", base);
     int vp = ir_value_add(g, name, DT_F32, 5, cdims);
     snprintf(name, sizeof name, "%s_pad", base);
     int pn = ir_node_add(g, OP_PATTERN_PAD, name, 1, &xin, 1, &vp);
     ir_node_set_int(g, pn, "channels", L->C);
-    if (x->rank == 5) ir_node_set_str(g, pn, "layout", "NCHW16c");
+    if (xblocked) ir_node_set_str(g, pn, "layout", "NCHW16c");
     int64_t st[2] = {L->geo.stride[0], L->geo.stride[1]}, pads[2] = {L->geo.pad_begin[0], L->geo.pad_begin[1]};
     int64_t plane[2] = {L->geo.out[0] + L->maxdy, L->pw}, copy[2] = {ch->walk.ch, ch->walk.cw};
     int64_t keys[3 * KPAT_CMAX];

@@ -222,7 +222,10 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
     const int32_t *sx = bufs[2], *srun = bufs[3], *px = bufs[8], *pb = bufs[9], *prun = bufs[10];
     float *y = bufs[6];
     const int64_t nog = (p->mb + p->og - 1) / p->og, per_img = p->tiles * nog;
-    const int64_t n = it / per_img, rem = it - n * per_img, tile = rem / nog, g = rem - tile * nog;
+    const int64_t n = it / per_img, rem = it - n * per_img, tile = rem / nog, gz = rem - tile * nog;
+    /* groups in zigzag order (0, last, 1, last - 1, ...): filter-reorder sorts filters by kernel
+     * count, so this gives every contiguous share of the items heavy and light groups alike */
+    const int64_t g = gz & 1 ? nog - 1 - gz / 2 : gz / 2;
     const int32_t ob0 = (int32_t)g * p->og;
     const int32_t nob = p->mb - ob0 < p->og ? p->mb - ob0 : p->og;
     int64_t q0, tr = 0, tc = 0;
