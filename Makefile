@@ -57,7 +57,7 @@ PPCRUN = $(BUILD)/bin/ppcrun
 CORE_LIBS = $(LIB_TOOL) $(LIB_PASS) $(LIB_FRONT) $(LIB_IR)
 CORE_LINK = $(CORE_LIBS) -lprotobuf-c $(LIBS)
 
-.PHONY: all demo test unit-test pass-test bad-test conformance model-test clean deps
+.PHONY: all demo test unit-test pass-test bad-test sanitize-test conformance model-test clean deps
 all: $(PPCC) $(PPCRUN)
 deps: $(DEPS_STAMP)
 
@@ -122,14 +122,20 @@ bad-test:
 	$(MAKE) ASAN=1 $(MAKE_SUB) build/asan/bin/ppcc build/asan/bin/ppcrun
 	./tests/bad/run.sh build/asan/bin
 
+# the pass tests and the pattern kernels' tests again under AddressSanitizer/UBSan (the
+# rewrites add values and nodes while holding pointers into the graph: ASAN finds stale ones)
+sanitize-test: bad-test
+	./tests/passes/run.sh build/asan/bin/ppcc
+	$(MAKE) ASAN=1 $(MAKE_SUB) kernel-test-pattern
+
 conformance: $(CONF_BIN)
 	$(CONF_BIN) --min-pass 350 --log $(BUILD)/conformance.log $(CONF_DIRS)
 
 model-test: $(PPCC) $(PPCRUN)
 	./tests/models/run.sh $(BUILD)
 
-test: all unit-test pass-test bad-test conformance model-test runtime-test conformance-compiled \
-      codegen-test kernel-test-misc kernel-test prune-test pattern-test
+test: all unit-test pass-test bad-test sanitize-test conformance model-test runtime-test \
+      conformance-compiled codegen-test kernel-test-misc kernel-test prune-test pattern-test
 	@echo "make test: all test groups passed"
 
 demo: all $(DEMO_BIN)
