@@ -38,6 +38,7 @@ enum {
     PRUNE_OPT_INV_L2,
     PRUNE_OPT_INV_L1,
     PRUNE_OPT_INV_RES,
+    PRUNE_OPT_INV_COVER,
     PRUNE_OPT_INV_JITTER,
     PRUNE_OPT_RANGE,
     PRUNE_OPT_SAVE_SYNTH,
@@ -66,6 +67,7 @@ enum {
     {"inversion-l2", required_argument, 0, PRUNE_OPT_INV_L2},               \
     {"inversion-l1", required_argument, 0, PRUNE_OPT_INV_L1},               \
     {"inversion-resolution", required_argument, 0, PRUNE_OPT_INV_RES},      \
+    {"inversion-coverage", required_argument, 0, PRUNE_OPT_INV_COVER},      \
     {"inversion-jitter", required_argument, 0, PRUNE_OPT_INV_JITTER},       \
     {"synthetic-range", required_argument, 0, PRUNE_OPT_RANGE},             \
     {"save-synthetic", required_argument, 0, PRUNE_OPT_SAVE_SYNTH},         \
@@ -96,6 +98,8 @@ enum {
     "  --inversion-l2 X      L2 weight (default 0)\n"                                                \
     "  --inversion-l1 X      L1 weight (default 4)\n"                                                \
     "  --inversion-resolution R  optimise images at R x the input's size, upsampled (default 0.55)\n" \
+    "  --inversion-coverage X  weight of the channel-coverage term: each image also excites one\n"   \
+    "                        random channel of one pruned layer's input (default 0.6; 0: off)\n"    \
     "  --inversion-jitter P  random shift of up to P pixels per step (default 2)\n"                  \
     "  --save-synthetic DIR  write the synthetic inputs as DIR/synthetic_K.pb and a grid PNG\n"       \
     "                        DIR/synthetic.png\n"                                                    \

@@ -7,6 +7,8 @@
  * at the inputs of the BatchNorm nodes (batch statistics vs running statistics), a backward pass,
  * the TV and L2 penalties' gradients added in pixel space, an Adam update and the optional clamp
  * into the input range -> a final forward pass measures self-agreement and the final loss.
+ * With a coverage weight, each image also gets the gradient of its coverage term seeded at the
+ * input of one 3x3 conv (invert_coverage_term; the conv and channel are drawn per image).
  * With resolution < 1 the Adam state lives on the low-resolution parameters: every step first
  * renders the inputs (bilinear upsampling), and the pixel gradient goes back through the
  * upsampling's adjoint.
@@ -53,6 +55,10 @@ typedef struct InvertCtx {
     float *wy, *wx;             /* weight of y1 / x1 */
     float *tmp;                 /* [ph x W] between the two passes */
     float *gp;                  /* one sample's parameter gradient */
+    /* coverage: the inputs of the 3x3 convs on the input's path (not the input itself) */
+    int ncov;
+    int *cov_v;                 /* value ids */
+    int64_t *cov_n, *cov_c, *cov_s; /* [n, c, spatial...] per sample */
 } InvertCtx;
 
 /* ---------------------------------------------------------------- options */
@@ -71,6 +77,7 @@ void invert_options_default(InvertOptions *o)
     o->resolution = 1.0;
     o->bn_weight = 0;
     o->jitter = 2;
+    o->coverage = 0;
     o->seed = 1;
     o->range_lo = 0;
     o->range_hi = 1;
@@ -84,9 +91,9 @@ int invert_options_check(const InvertOptions *o, Diag *d)
     if (o->steps < 0) return diag_error(d, "inversion: steps must be >= 0 (is %d)", o->steps);
     if (o->batch < 1) return diag_error(d, "inversion: batch must be >= 1 (is %d)", o->batch);
     if (!(o->lr > 0) || !isfinite(o->lr)) return diag_error(d, "inversion: learning rate must be > 0 (is %g)", o->lr);
-    const double w[4] = {o->tv_weight, o->l2_weight, o->l1_weight, o->bn_weight};
-    const char *wn[4] = {"tv weight", "l2 weight", "l1 weight", "bn weight"};
-    for (int i = 0; i < 4; i++)
+    const double w[5] = {o->tv_weight, o->l2_weight, o->l1_weight, o->bn_weight, o->coverage};
+    const char *wn[5] = {"tv weight", "l2 weight", "l1 weight", "bn weight", "coverage weight"};
+    for (int i = 0; i < 5; i++)
         if (!(w[i] >= 0) || !isfinite(w[i])) return diag_error(d, "inversion: %s must be >= 0 (is %g)", wn[i], w[i]);
     if (!(o->resolution > 0 && o->resolution <= 1))
         return diag_error(d, "inversion: resolution must be in (0, 1] (is %g)", o->resolution);
@@ -186,6 +193,50 @@ static int invert_find_bn(InvertCtx *c, int xv)
     }
     free(active);
     return c->nbn;
+}
+
+/* Coverage targets: the input of every 3x3 Conv on the input's path that is not the graph input
+ * itself (the values whose statistics the prune pass fits), f32 of rank 4. */
+static int invert_find_cover(InvertCtx *c, int xv)
+{
+    const Graph *g = c->g;
+    char *active = xcalloc((size_t)g->n_values + 1, 1);
+    grad_active_values(g, xv, active);
+    c->cov_v = xmalloc((size_t)g->n_nodes * sizeof(int) + 1);
+    c->cov_n = xmalloc((size_t)(3 * g->n_nodes) * sizeof(int64_t) + 1);
+    c->cov_c = c->cov_n + g->n_nodes, c->cov_s = c->cov_c + g->n_nodes;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_CONV || n->n_in < 2 || n->in[0] == xv || !active[n->in[0]]) continue;
+        const Value *w = &g->values[n->in[1]], *x = &g->values[n->in[0]];
+        if (w->rank != 4 || w->dims[2] != 3 || w->dims[3] != 3 || x->dtype != DT_F32 || x->rank != 4) continue;
+        int k = c->ncov++;
+        c->cov_v[k] = n->in[0];
+        c->cov_n[k] = x->dims[0], c->cov_c[k] = x->dims[1], c->cov_s[k] = x->dims[2] * x->dims[3];
+    }
+    free(active);
+    return c->ncov;
+}
+
+double invert_coverage_term(const float *a, int64_t C, int64_t S, int64_t k, double w, float *grad)
+{
+    double ek = 0, E = 0;
+    for (int64_t ch = 0; ch < C; ch++) {
+        double e = 0;
+        for (int64_t q = 0; q < S; q++) e += (double)a[ch * S + q] * a[ch * S + q];
+        e /= (double)S;
+        E += e / (double)C;
+        if (ch == k) ek = e;
+    }
+    if (!(E > 0) || k < 0 || k >= C) return 0;
+    double r = ek / E, f = -w / (r + INVERT_COVERAGE_EPS);
+    /* dr/da[ch][q] = ((ch == k) - r/C) * 2 a[ch][q] / (S E) */
+    if (grad)
+        for (int64_t ch = 0; ch < C; ch++) {
+            double g = f * ((ch == k) - r / (double)C) * 2.0 / ((double)S * E);
+            for (int64_t q = 0; q < S; q++) grad[ch * S + q] += (float)(g * a[ch * S + q]);
+        }
+    return -w * log(r + INVERT_COVERAGE_EPS);
 }
 
 /* ---------------------------------------------------------------- random numbers */
@@ -456,6 +507,22 @@ static void invert_shift(const InvertCtx *c, int64_t gs, int t, int *dy, int *dx
 
 /* ---------------------------------------------------------------- the optimisation */
 
+/* The coverage term of the sample in slot j (global index gs): for each of its images, one conv
+ * input and one channel drawn from the sample's own random stream; gradients seeded. */
+static double invert_cover(InvertCtx *c, int j, int64_t gs)
+{
+    uint64_t s = c->o->seed ^ (0x2545F4914F6CDD1Dull * (uint64_t)(gs + 1));
+    ir_rand_next(&s);
+    int l = (int)(ir_rand_next(&s) % (uint64_t)c->ncov);
+    int64_t C = c->cov_c[l], S = c->cov_s[l], per = C * S, k = (int64_t)(ir_rand_next(&s) % (uint64_t)C);
+    const float *a = grad_plan_value(c->plan, j, c->cov_v[l]);
+    float *g = grad_plan_seed(c->plan, c->cov_v[l]);
+    double L = 0;
+    for (int64_t im = 0; im < c->cov_n[l]; im++)
+        L += invert_coverage_term(a + im * per, C, S, k, c->o->coverage, g + im * per) / (double)c->cov_n[l];
+    return L;
+}
+
 /* Loss and gradient of the sample in slot j (global sample index gs) after its forward pass on
  * its input shifted by (dy, dx): the backward gradient is shifted back into gx (dL/dx), then the
  * penalties of the unshifted x are added. */
@@ -469,6 +536,7 @@ static int invert_sample_grad(InvertCtx *c, int j, int64_t gs, int nb, const flo
         L += invert_ce(c, z, gs * c->rows, grad_plan_seed(c->plan, c->logits), agree);
     }
     if (c->nbn && c->bn_weight > 0) invert_bn_seed(c, j, nb);
+    if (c->ncov) L += invert_cover(c, j, gs);
     float *gr = dy || dx ? c->work : gx;
     if (grad_plan_backward(c->plan, j, gr, d)) return -1;
     if (gr != gx) invert_roll(c, gr, gx, -dy, -dx);
@@ -677,9 +745,12 @@ int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images
     }
 
     if (m != INVERT_GAUSSIAN) {
-        int nt = 0, *targets = xmalloc((size_t)(c.nbn + 1) * sizeof(int));
+        if (m == INVERT_CLASSIFIER && opt->coverage > 0) invert_find_cover(&c, xv);
+        st->cover_values = c.ncov;
+        int nt = 0, *targets = xmalloc((size_t)(c.nbn + c.ncov + 1) * sizeof(int));
         if (m == INVERT_CLASSIFIER) targets[nt++] = c.logits;
         for (int l = 0; l < c.nbn; l++) targets[nt++] = c.bn[l].xv;
+        for (int l = 0; l < c.ncov; l++) targets[nt++] = c.cov_v[l];
         int batch = opt->batch < S ? opt->batch : S;
         /* without a batch statistic every sample runs forward and backward back to back in one
          * slot; with one, a batch's forward passes must all be kept */
@@ -715,6 +786,7 @@ out:
     free(xs);
     invert_param_free(&c);
     free(c.work);
+    free(c.cov_v), free(c.cov_n);
     grad_plan_free(c.plan);
 fail_early:
     for (int l = 0; l < nbn; l++) free((void *)c.bn[l].mean);

@@ -16,6 +16,13 @@
  *               and (biased) variance of the node's input match the node's running mean and var:
  *                 term = sum over nodes of mean over channels ((m - mean)^2 + (v - var)^2).
  *   gaussian    neither: the initial random images themselves.
+ * Coverage (coverage > 0, classifier method): real inputs excite every channel of a layer, images
+ * optimised for one class only the channels that class needs, and a pruner fitting a layer on
+ * them drops the rest. So each image also gets
+ *                 + coverage * -log(r + INVERT_COVERAGE_EPS),  r = e_k / mean_c e_c,
+ *               e_c = mean square of channel c of the input of one 3x3 Conv (the conv and k drawn
+ *               per image from its own random stream; only convs on the input's path whose input
+ *               is not the graph input itself, i.e. the layers a pruner fits on these images).
  * Jitter (DeepInversion's trick): from step 1 on, each step sees the image cyclically shifted by
  * a random offset of up to `jitter` pixels along the last two axes (the gradient is shifted
  * back), which favours structure over pixel-exact noise.
@@ -69,6 +76,7 @@ typedef struct InvertOptions {
     double resolution;   /* parameter resolution relative to the input's, 0 < r <= 1 (1) */
     double bn_weight;    /* BN-statistics weight added in classifier mode (0: off) */
     int jitter;          /* random cyclic shift of up to this many pixels per step (2) */
+    double coverage;     /* channel-coverage weight (0: off; classifier method only) */
     uint64_t seed;       /* RNG seed (1) */
     int has_range;       /* 1: inputs live in [range_lo, range_hi] (init scale and clamp) */
     double range_lo, range_hi;
@@ -89,6 +97,7 @@ typedef struct InvertStats {
                            * entry is the loss after the final step */
     double *curve;
     double seconds;       /* wall time of invert_synthesize */
+    int cover_values;     /* conv inputs the coverage term draws from (0: off) */
     GradPlanInfo plan;    /* the batched engine used */
 } InvertStats;
 
@@ -110,6 +119,12 @@ int invert_find_classifier(const Graph *g, int output_index, int *logits_vid, in
  * support, and the gradient engine's errors (an op without a gradient names node and op). */
 int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images, InvertStats *stats, Diag *d);
 void invert_images_free(Tensor **images, int n);
+
+/* The coverage term of one image: a = its [C, S] activations (channel-major), k the channel to
+ * excite, w the weight. Returns w * -log(r + INVERT_COVERAGE_EPS) with r = e_k / mean_c e_c
+ * (e_c: mean of a[c][.]^2), or 0 when all of a is zero; adds its gradient to grad (may be NULL). */
+#define INVERT_COVERAGE_EPS 0.01
+double invert_coverage_term(const float *a, int64_t C, int64_t S, int64_t k, double w, float *grad);
 void invert_stats_free(InvertStats *s);
 
 #endif

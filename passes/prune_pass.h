@@ -119,6 +119,7 @@ typedef struct PruneOptions {
     double inv_resolution;   /* images optimised at this fraction of the input's resolution and
                                 upsampled (default 1) */
     int inv_jitter;          /* random shift per step, pixels (default 2) */
+    double inv_coverage;     /* channel-coverage weight (default 0.6; 0: off) */
     int has_range;           /* synthetic inputs live in [range_lo, range_hi] (default: no range) */
     double range_lo, range_hi;
     PruneSource source;

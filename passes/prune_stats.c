@@ -31,6 +31,7 @@ void prune_options_default(PruneOptions *o)
     o->inv_l1 = 4.0;
     o->inv_resolution = 0.55;
     o->inv_jitter = 2;
+    o->inv_coverage = 0.6;
     o->head_ridge = 0.03;
 }
 
@@ -82,6 +83,8 @@ int prune_options_check(const PruneOptions *o, Diag *d)
         return diag_error(d, "--inversion-resolution: expected a number with 0 < R <= 1, got %g", o->inv_resolution);
     if (!(o->head_ridge < 0 || (o->head_ridge > 0.0 && o->head_ridge <= 1e6)))
         return diag_error(d, "--classifier-ridge: expected a number with 0 < X <= 1e6, got %g", o->head_ridge);
+    if (!(o->inv_coverage >= 0.0 && o->inv_coverage <= 1e6))
+        return diag_error(d, "--inversion-coverage: expected a number from 0 to 1e6, got %g", o->inv_coverage);
     if (o->inv_jitter < 0 || o->inv_jitter > 1000)
         return diag_error(d, "--inversion-jitter: expected an integer from 0 to 1000, got %d", o->inv_jitter);
     if (o->has_range && !(isfinite(o->range_lo) && isfinite(o->range_hi) && o->range_lo < o->range_hi))
@@ -141,9 +144,11 @@ static void print_synthetic(const PruneResult *r, const PruneOptions *o, FILE *f
         return;
     }
     const InvertStats *st = &r->inversion;
-    fprintf(f, "prune: inversion: %s; %d steps, lr %g, tv %g, l2 %g, l1 %g, resolution %g, jitter %d, %s; %.3f s\n",
-            st->note, o->inv_steps, o->inv_lr, o->inv_tv, o->inv_l2, o->inv_l1, o->inv_resolution, o->inv_jitter, range,
-            st->seconds);
+    fprintf(f,
+            "prune: inversion: %s; %d steps, lr %g, tv %g, l2 %g, l1 %g, resolution %g, jitter %d, coverage %g (%d conv "
+            "inputs), %s; %.3f s\n",
+            st->note, o->inv_steps, o->inv_lr, o->inv_tv, o->inv_l2, o->inv_l1, o->inv_resolution, o->inv_jitter,
+            o->inv_coverage, st->cover_values, range, st->seconds);
     if (st->method == INVERT_CLASSIFIER)
         fprintf(f, "prune: inversion: self-agreement %.1f%% (images the model assigns their target class i mod %d; "
                    "initially %.1f%%)\n",

@@ -52,7 +52,7 @@ DENSE=$(top1 "$TMP/dense.ir")
   echo "MNIST example, 500 held-out digits: dense top-1 **$DENSE%**. Pruned: K=8 patterns of N=4, default"
   echo "options unless listed (seed 1, ADMM at fixed rho: 20 iterations on inverted data, 10 on gaussian/uniform"
   echo "data; refit on, first conv dense;"
-  echo "inverted data: 256 samples, 200 Adam steps, lr 0.15, TV 1, L1 4, L2 0, resolution 0.55, jitter 2,"
+  echo "inverted data: 256 samples, 200 Adam steps, lr 0.15, TV 1, L1 4, L2 0, resolution 0.55, jitter 2, coverage 0.6,"
   echo "classifier refit with ridge 0.03; gaussian/uniform data: 16 samples). \`EX\` = \`$EX\`, the example's"
   echo "input range."
   echo
@@ -91,6 +91,7 @@ row "inverted, 128 samples" "ADMM" $EX --synthetic-samples 128
 row "inverted, 128 samples, ridge 0.1" "ADMM" $EX --synthetic-samples 128 --classifier-ridge 0.1
 row "inverted, 10 ADMM iterations" "ADMM" $EX --admm-iters 10
 row "inverted, no classifier refit" "ADMM" $EX --no-classifier-refit
+row "inverted, no coverage term (the previous default)" "ADMM" $EX --inversion-coverage 0
 row "inverted, 128 samples, 10 ADMM iterations, no classifier refit (the previous default)" "ADMM" $EX --synthetic-samples 128 --admm-iters 10 --no-classifier-refit
 row "inverted, original-network inputs" "ADMM" $EX --synthetic-source=original
 row "inverted, the issue's plain recipe (full resolution, L2, no L1)" "ADMM" $EX --inversion-resolution 1 --inversion-l1 0 --inversion-l2 0.5 --inversion-lr 0.05

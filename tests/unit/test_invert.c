@@ -9,7 +9,9 @@
  * the Gaussian fallback reports itself; option and model errors (bad values, two inputs, an op
  * without a gradient, a forced method the model lacks) name the problem. The shipped MNIST
  * example (examples/mnist/mnist_cnn.onnx, run from the repository root) reaches >= 95%
- * self-agreement on 64 images (the slower test case, 80 steps). PNG: grids of gray and RGB
+ * self-agreement on 64 images (the slower test case, 80 steps). The coverage term: its value and
+ * gradient against finite differences, zero for silent activations; on a two-conv model it finds
+ * the second conv's input, keeps the images deterministic and changes them. PNG: grids of gray and RGB
  * tiles are read back with libpng (size, per-tile normalisation to 0..255), and bad arguments
  * are refused.
  */
@@ -102,6 +104,35 @@ static void small_options(InvertOptions *o)
     o->has_range = 1;
     o->range_lo = 0;
     o->range_hi = 1;
+}
+
+/* x[1,1,8,8] -> Conv 1->4 3x3 + Relu -> Conv 4->4 3x3 + Relu -> MaxPool 2 -> Flatten -> Gemm -> [1,5]:
+ * the second conv's input is a coverage target, the first's (the graph input) is not. */
+static Graph *tiny_model2(unsigned long long seed)
+{
+    Graph *g = ir_graph_new("tiny2");
+    int x = ir_value_add(g, "x", DT_F32, 4, DIMS(1, 1, 8, 8));
+    ir_graph_add_input(g, x);
+    int v = x;
+    for (int l = 0; l < 2; l++) {
+        int w = rand_const(g, l ? "w2" : "w1", 4, DIMS(4, l ? 4 : 1, 3, 3), -0.6f, 0.6f, &seed);
+        int b = rand_const(g, l ? "b2" : "b1", 1, DIMS(4), -0.1f, 0.1f, &seed);
+        v = node1(g, OP_CONV, l ? "conv2" : "conv1", 3, (int[]){v, w, b});
+        ir_node_set_ints(g, g->n_nodes - 1, "pads", DIMS(1, 1, 1, 1), 4);
+        v = node1(g, OP_RELU, l ? "relu2" : "relu1", 1, &v);
+    }
+    int p = node1(g, OP_MAX_POOL, "pool", 1, &v);
+    ir_node_set_ints(g, g->n_nodes - 1, "kernel_shape", DIMS(2, 2), 2);
+    ir_node_set_ints(g, g->n_nodes - 1, "strides", DIMS(2, 2), 2);
+    int f = node1(g, OP_FLATTEN, "flat", 1, &p);
+    int fw = rand_const(g, "fw", 2, DIMS(5, 64), -0.5f, 0.5f, &seed);
+    int fb = rand_const(g, "fb", 1, DIMS(5), -0.1f, 0.1f, &seed);
+    int y = node1(g, OP_GEMM, "fc", 3, (int[]){f, fw, fb});
+    ir_node_set_int(g, g->n_nodes - 1, "transB", 1);
+    ir_graph_add_output(g, y);
+    Diag d = {{0}};
+    ck_assert_msg(ir_infer_shapes(g, &d) == 0, "%s", d.msg);
+    return g;
 }
 
 /* ---------------------------------------------------------------- inversion */
@@ -226,6 +257,79 @@ START_TEST(test_invert_determinism)
 }
 END_TEST
 
+/* invert_coverage_term: -w log(r + eps), r = e_k / mean_c e_c; gradient by central differences. */
+START_TEST(test_invert_coverage_term)
+{
+    enum { C = 5, S = 6 };
+    unsigned long long seed = 17;
+    float a[C * S], g[C * S];
+    for (int i = 0; i < C * S; i++) a[i] = test_randf(&seed, 0.0f, 1.0f);
+    for (int k = 0; k < C; k++) {
+        double e[C], E = 0;
+        for (int c = 0; c < C; c++) {
+            e[c] = 0;
+            for (int q = 0; q < S; q++) e[c] += (double)a[c * S + q] * a[c * S + q] / S;
+            E += e[c] / C;
+        }
+        memset(g, 0, sizeof g);
+        double L = invert_coverage_term(a, C, S, k, 0.7, g);
+        ck_assert_msg(fabs(L - (-0.7 * log(e[k] / E + INVERT_COVERAGE_EPS))) < 1e-9, "k %d: %g", k, L);
+        for (int i = 0; i < C * S; i++) {
+            float keep = a[i];
+            const float h = 1e-3f;
+            a[i] = keep + h;
+            double up = invert_coverage_term(a, C, S, k, 0.7, NULL);
+            a[i] = keep - h;
+            double dn = invert_coverage_term(a, C, S, k, 0.7, NULL);
+            a[i] = keep;
+            double fd = (up - dn) / (2.0 * h);
+            ck_assert_msg(fabs(fd - g[i]) < 2e-3 * (1 + fabs(fd)), "k %d i %d: fd %g grad %g", k, i, fd, (double)g[i]);
+        }
+    }
+    /* exciting channel k more lowers the term */
+    float b[C * S];
+    memcpy(b, a, sizeof b);
+    for (int q = 0; q < S; q++) b[2 * S + q] *= 2.0f;
+    ck_assert(invert_coverage_term(b, C, S, 2, 1.0, NULL) < invert_coverage_term(a, C, S, 2, 1.0, NULL));
+    /* silent activations (a dead layer) and a channel out of range give 0 and no gradient */
+    memset(a, 0, sizeof a);
+    memset(g, 0, sizeof g);
+    ck_assert(invert_coverage_term(a, C, S, 1, 1.0, g) == 0.0);
+    for (int i = 0; i < C * S; i++) ck_assert(g[i] == 0.0f);
+    a[3] = 1;
+    ck_assert(invert_coverage_term(a, C, S, C, 1.0, g) == 0.0);
+    for (int i = 0; i < C * S; i++) ck_assert(g[i] == 0.0f);
+}
+END_TEST
+
+/* The coverage term in an inversion: one target (the second conv's input), deterministic,
+ * other images than without it, the targets still reached. */
+START_TEST(test_invert_coverage)
+{
+    Graph *g = tiny_model2(23);
+    InvertOptions o;
+    small_options(&o);
+    o.samples = 10;
+    o.steps = 60;
+    InvertStats s0, s1, s2;
+    Tensor **a = run_invert(g, &o, &s0);
+    ck_assert_int_eq(s0.cover_values, 0);
+    o.coverage = 0.5;
+    Tensor **b = run_invert(g, &o, &s1), **c = run_invert(g, &o, &s2);
+    ck_assert_int_eq(s1.cover_values, 1);
+    ck_assert_msg(s1.self_agreement >= 0.8, "self-agreement %g", s1.self_agreement);
+    int differ = 0;
+    for (int s = 0; s < o.samples; s++) {
+        ck_assert(memcmp(b[s]->data, c[s]->data, tensor_nbytes(b[s])) == 0);
+        differ += memcmp(a[s]->data, b[s]->data, tensor_nbytes(a[s])) != 0;
+    }
+    ck_assert_int_eq(differ, o.samples);
+    invert_images_free(a, o.samples), invert_images_free(b, o.samples), invert_images_free(c, o.samples);
+    invert_stats_free(&s0), invert_stats_free(&s1), invert_stats_free(&s2);
+    ir_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_invert_fallbacks)
 {
     /* no classifier, BatchNorm present: match its statistics */
@@ -297,8 +401,8 @@ START_TEST(test_invert_errors)
     Diag d = {{0}};
     const char *bad[] = {"samples must be >= 1", "steps must be >= 0", "batch must be >= 1",
                          "learning rate must be > 0", "tv weight must be >= 0", "l2 weight must be >= 0",
-                         "input range [1, 1] is empty"};
-    for (int i = 0; i < 7; i++) {
+                         "input range [1, 1] is empty", "coverage weight must be >= 0"};
+    for (int i = 0; i < 8; i++) {
         small_options(&o);
         switch (i) {
         case 0: o.samples = 0; break;
@@ -307,6 +411,7 @@ START_TEST(test_invert_errors)
         case 3: o.lr = 0; break;
         case 4: o.tv_weight = -1; break;
         case 5: o.l2_weight = NAN; break;
+        case 7: o.coverage = -1; break;
         default: o.range_lo = o.range_hi = 1; break;
         }
         ck_assert(invert_options_check(&o, &d) == -1);
@@ -469,6 +574,8 @@ TEST_SUITE(invert)
     tcase_add_test(t, test_invert_determinism);
     tcase_add_test(t, test_invert_fallbacks);
     tcase_add_test(t, test_invert_errors);
+    tcase_add_test(t, test_invert_coverage_term);
+    tcase_add_test(t, test_invert_coverage);
     tcase_add_test(t, test_png_grid);
     tcase_set_timeout(t, 60);
     suite_add_tcase(s, t);

@@ -373,6 +373,7 @@ START_TEST(test_prune_bad_options)
     EXPECT_BAD(inv_tv, -1.0, "--inversion-tv");
     EXPECT_BAD(inv_l2, INFINITY, "--inversion-l2");
     EXPECT_BAD(inv_l1, -0.5, "--inversion-l1");
+    EXPECT_BAD(inv_coverage, -0.1, "--inversion-coverage");
     EXPECT_BAD(inv_resolution, 0.0, "--inversion-resolution");
     EXPECT_BAD(inv_resolution, 1.5, "--inversion-resolution");
     EXPECT_BAD(inv_jitter, -1, "--inversion-jitter");
@@ -850,6 +851,7 @@ static void invert_opts_of(const PruneOptions *o, uint64_t seed, InvertOptions *
     io->l1_weight = o->inv_l1;
     io->resolution = o->inv_resolution;
     io->jitter = o->inv_jitter;
+    io->coverage = o->inv_coverage;
     io->seed = seed;
     io->has_range = o->has_range;
     io->range_lo = o->range_lo;
