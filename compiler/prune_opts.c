@@ -84,7 +84,7 @@ int prune_cli_option(PruneCli *c, int code, const char *arg, Diag *d)
                                         "--no-refit", "--prune-layers", "--prune-first", "--save-pruned",
                                         "--inversion-steps", "--inversion-lr", "--inversion-tv", "--inversion-l2",
                                         "--inversion-l1", "--inversion-resolution",
-                                        "--inversion-coverage", "--inversion-jitter", "--synthetic-range", "--save-synthetic",
+                                        "--inversion-coverage", "--inversion-coverage-pick", "--inversion-jitter", "--synthetic-range", "--save-synthetic",
                                         "--classifier-ridge", "--no-classifier-refit"};
     _Static_assert(sizeof names / sizeof names[0] == PRUNE_OPT_END - PRUNE_OPT_BASE, "one name per option");
     const char *name = names[code - PRUNE_OPT_BASE];
@@ -135,6 +135,12 @@ int prune_cli_option(PruneCli *c, int code, const char *arg, Diag *d)
     case PRUNE_OPT_INV_L1: return parse_range(name, arg, 0, 0, 1e6, &o->inv_l1, d);
     case PRUNE_OPT_INV_RES: return parse_range(name, arg, 0, 1, 1, &o->inv_resolution, d);
     case PRUNE_OPT_INV_COVER: return parse_range(name, arg, 0, 0, 1e6, &o->inv_coverage, d);
+    case PRUNE_OPT_INV_COVER_PICK:
+        if (!strcmp(arg, "greedy") || !strcmp(arg, "random")) {
+            o->inv_coverage_greedy = !strcmp(arg, "greedy");
+            return 0;
+        }
+        return diag_error(d, "%s: expected greedy or random, got '%s'", name, arg);
     case PRUNE_OPT_INV_JITTER: return parse_int(name, arg, 0, 1000, &o->inv_jitter, d);
     case PRUNE_OPT_RANGE:
         if (parse_pair(name, arg, &o->range_lo, &o->range_hi, d)) return -1;

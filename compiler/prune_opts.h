@@ -39,6 +39,7 @@ enum {
     PRUNE_OPT_INV_L1,
     PRUNE_OPT_INV_RES,
     PRUNE_OPT_INV_COVER,
+    PRUNE_OPT_INV_COVER_PICK,
     PRUNE_OPT_INV_JITTER,
     PRUNE_OPT_RANGE,
     PRUNE_OPT_SAVE_SYNTH,
@@ -68,6 +69,7 @@ enum {
     {"inversion-l1", required_argument, 0, PRUNE_OPT_INV_L1},               \
     {"inversion-resolution", required_argument, 0, PRUNE_OPT_INV_RES},      \
     {"inversion-coverage", required_argument, 0, PRUNE_OPT_INV_COVER},      \
+    {"inversion-coverage-pick", required_argument, 0, PRUNE_OPT_INV_COVER_PICK}, \
     {"inversion-jitter", required_argument, 0, PRUNE_OPT_INV_JITTER},       \
     {"synthetic-range", required_argument, 0, PRUNE_OPT_RANGE},             \
     {"save-synthetic", required_argument, 0, PRUNE_OPT_SAVE_SYNTH},         \
@@ -99,7 +101,9 @@ enum {
     "  --inversion-l1 X      L1 weight (default 4)\n"                                                \
     "  --inversion-resolution R  optimise images at R x the input's size, upsampled (default 0.55)\n" \
     "  --inversion-coverage X  weight of the channel-coverage term: each image also excites one\n"   \
-    "                        random channel of one pruned layer's input (default 0.6; 0: off)\n"    \
+    "                        channel of one pruned layer's input (default 0.6; 0: off)\n"           \
+    "  --inversion-coverage-pick=P  which channel: random (default, drawn per image) or greedy\n"   \
+    "                        (after the first 64 images, the least excited so far)\n"                \
     "  --inversion-jitter P  random shift of up to P pixels per step (default 2)\n"                  \
     "  --save-synthetic DIR  write the synthetic inputs as DIR/synthetic_K.pb and a grid PNG\n"       \
     "                        DIR/synthetic.png\n"                                                    \

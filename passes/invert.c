@@ -8,7 +8,9 @@
  * the TV and L2 penalties' gradients added in pixel space, an Adam update and the optional clamp
  * into the input range -> a final forward pass measures self-agreement and the final loss.
  * With a coverage weight, each image also gets the gradient of its coverage term seeded at the
- * input of one 3x3 conv (invert_coverage_term; the conv and channel are drawn per image).
+ * input of one 3x3 conv (invert_coverage_term). The conv and channel: drawn per image in the
+ * first batch; with greedy coverage, the images of every later batch take the channels the
+ * finished images excite least (invert_coverage_pick over their summed relative energies).
  * With resolution < 1 the Adam state lives on the low-resolution parameters: every step first
  * renders the inputs (bilinear upsampling), and the pixel gradient goes back through the
  * upsampling's adjoint.
@@ -59,6 +61,9 @@ typedef struct InvertCtx {
     int ncov;
     int *cov_v;                 /* value ids */
     int64_t *cov_n, *cov_c, *cov_s; /* [n, c, spatial...] per sample */
+    int cov_total;              /* channels over all of them */
+    double *cov_acc;            /* greedy: per channel, summed relative energy of finished images */
+    int *cov_pick;              /* greedy: per sample, its channel (index into cov_acc), -1: drawn */
 } InvertCtx;
 
 /* ---------------------------------------------------------------- options */
@@ -213,6 +218,7 @@ static int invert_find_cover(InvertCtx *c, int xv)
         int k = c->ncov++;
         c->cov_v[k] = n->in[0];
         c->cov_n[k] = x->dims[0], c->cov_c[k] = x->dims[1], c->cov_s[k] = x->dims[2] * x->dims[3];
+        c->cov_total += (int)x->dims[1];
     }
     free(active);
     return c->ncov;
@@ -237,6 +243,27 @@ double invert_coverage_term(const float *a, int64_t C, int64_t S, int64_t k, dou
             for (int64_t q = 0; q < S; q++) grad[ch * S + q] += (float)(g * a[ch * S + q]);
         }
     return -w * log(r + INVERT_COVERAGE_EPS);
+}
+
+typedef struct CoverKey {
+    double acc;
+    int q;
+} CoverKey;
+
+static int cover_key_cmp(const void *a, const void *b)
+{
+    const CoverKey *x = a, *y = b;
+    return x->acc < y->acc ? -1 : x->acc > y->acc ? 1 : x->q - y->q;
+}
+
+void invert_coverage_pick(const double *acc, int total, int n, int *pick)
+{
+    if (total < 1) return;
+    CoverKey *key = xmalloc((size_t)total * sizeof(CoverKey));
+    for (int q = 0; q < total; q++) key[q].acc = acc[q], key[q].q = q;
+    qsort(key, (size_t)total, sizeof(CoverKey), cover_key_cmp);
+    for (int j = 0; j < n; j++) pick[j] = key[j % total].q;
+    free(key);
 }
 
 /* ---------------------------------------------------------------- random numbers */
@@ -514,13 +541,41 @@ static double invert_cover(InvertCtx *c, int j, int64_t gs)
     uint64_t s = c->o->seed ^ (0x2545F4914F6CDD1Dull * (uint64_t)(gs + 1));
     ir_rand_next(&s);
     int l = (int)(ir_rand_next(&s) % (uint64_t)c->ncov);
-    int64_t C = c->cov_c[l], S = c->cov_s[l], per = C * S, k = (int64_t)(ir_rand_next(&s) % (uint64_t)C);
+    int64_t k = (int64_t)(ir_rand_next(&s) % (uint64_t)c->cov_c[l]);
+    if (c->cov_pick && c->cov_pick[gs] >= 0) { /* greedy: channel q of all coverage values */
+        int q = c->cov_pick[gs];
+        for (l = 0; q >= c->cov_c[l]; l++) q -= (int)c->cov_c[l];
+        k = q;
+    }
+    int64_t C = c->cov_c[l], S = c->cov_s[l], per = C * S;
     const float *a = grad_plan_value(c->plan, j, c->cov_v[l]);
     float *g = grad_plan_seed(c->plan, c->cov_v[l]);
     double L = 0;
     for (int64_t im = 0; im < c->cov_n[l]; im++)
         L += invert_coverage_term(a + im * per, C, S, k, c->o->coverage, g + im * per) / (double)c->cov_n[l];
     return L;
+}
+
+/* Greedy coverage: add the relative channel energies (e_c / mean e) of the sample in slot j
+ * (after its forward pass) to cov_acc. */
+static void invert_cover_acc(InvertCtx *c, int j)
+{
+    double *acc = c->cov_acc;
+    for (int l = 0; l < c->ncov; l++) {
+        int64_t C = c->cov_c[l], S = c->cov_s[l];
+        const float *a = grad_plan_value(c->plan, j, c->cov_v[l]);
+        for (int64_t im = 0; im < c->cov_n[l]; im++, a += C * S) {
+            double E = 0;
+            double *e = xcalloc((size_t)C, sizeof(double));
+            for (int64_t ch = 0; ch < C; ch++) {
+                for (int64_t q = 0; q < S; q++) e[ch] += (double)a[ch * S + q] * a[ch * S + q];
+                E += e[ch] / (double)C;
+            }
+            for (int64_t ch = 0; ch < C && E > 0; ch++) acc[ch] += e[ch] / E;
+            free(e);
+        }
+        acc += C;
+    }
 }
 
 /* Loss and gradient of the sample in slot j (global sample index gs) after its forward pass on
@@ -634,6 +689,7 @@ static int invert_final(InvertCtx *c, const float *ps, int64_t s0, int nb, doubl
         int slot = two_phase ? j : 0;
         double L;
         if (!two_phase && grad_plan_forward(c->plan, slot, xs + j * c->nx, d)) goto out;
+        if (c->cov_acc) invert_cover_acc(c, slot);
         if (invert_sample_grad(c, slot, s0 + j, nb, xs + j * c->nx, 0, 0, gx, &L, agree, d)) goto out;
         *lsum += L;
     }
@@ -751,6 +807,11 @@ int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images
         if (m == INVERT_CLASSIFIER) targets[nt++] = c.logits;
         for (int l = 0; l < c.nbn; l++) targets[nt++] = c.bn[l].xv;
         for (int l = 0; l < c.ncov; l++) targets[nt++] = c.cov_v[l];
+        if (c.ncov && opt->coverage_greedy) {
+            c.cov_acc = xcalloc((size_t)c.cov_total, sizeof(double));
+            c.cov_pick = xmalloc((size_t)S * sizeof(int));
+            for (int i = 0; i < S; i++) c.cov_pick[i] = -1;
+        }
         int batch = opt->batch < S ? opt->batch : S;
         /* without a batch statistic every sample runs forward and backward back to back in one
          * slot; with one, a batch's forward passes must all be kept */
@@ -765,6 +826,7 @@ int invert_synthesize(const Graph *g, const InvertOptions *opt, Tensor ***images
         int agree0 = 0, agree = 0;
         for (int64_t s0 = 0; s0 < S; s0 += batch) {
             int nb = S - s0 < batch ? (int)(S - s0) : batch;
+            if (c.cov_acc && s0 > 0) invert_coverage_pick(c.cov_acc, c.cov_total, nb, c.cov_pick + s0);
             if (invert_batch(&c, xs + s0 * c.np, s0, nb, st->curve, &agree0, d)) goto out;
             if (invert_final(&c, xs + s0 * c.np, s0, nb, &st->curve[ncurve - 1], &agree, d)) goto out;
         }
@@ -786,7 +848,7 @@ out:
     free(xs);
     invert_param_free(&c);
     free(c.work);
-    free(c.cov_v), free(c.cov_n);
+    free(c.cov_v), free(c.cov_n), free(c.cov_acc), free(c.cov_pick);
     grad_plan_free(c.plan);
 fail_early:
     for (int l = 0; l < nbn; l++) free((void *)c.bn[l].mean);

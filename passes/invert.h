@@ -23,6 +23,10 @@
  *               e_c = mean square of channel c of the input of one 3x3 Conv (the conv and k drawn
  *               per image from its own random stream; only convs on the input's path whose input
  *               is not the graph input itself, i.e. the layers a pruner fits on these images).
+ *               Greedy (coverage_greedy): the first batch draws as above; each later batch's
+ *               images take, in order, the channels (over all those convs' inputs) whose summed
+ *               relative energy e_c / mean e over the finished images is lowest. The batch size
+ *               then matters (64 by default).
  * Jitter (DeepInversion's trick): from step 1 on, each step sees the image cyclically shifted by
  * a random offset of up to `jitter` pixels along the last two axes (the gradient is shifted
  * back), which favours structure over pixel-exact noise.
@@ -77,6 +81,7 @@ typedef struct InvertOptions {
     double bn_weight;    /* BN-statistics weight added in classifier mode (0: off) */
     int jitter;          /* random cyclic shift of up to this many pixels per step (2) */
     double coverage;     /* channel-coverage weight (0: off; classifier method only) */
+    int coverage_greedy; /* 1: after the first batch, images take the least-excited channels (0) */
     uint64_t seed;       /* RNG seed (1) */
     int has_range;       /* 1: inputs live in [range_lo, range_hi] (init scale and clamp) */
     double range_lo, range_hi;
@@ -125,6 +130,9 @@ void invert_images_free(Tensor **images, int n);
  * (e_c: mean of a[c][.]^2), or 0 when all of a is zero; adds its gradient to grad (may be NULL). */
 #define INVERT_COVERAGE_EPS 0.01
 double invert_coverage_term(const float *a, int64_t C, int64_t S, int64_t k, double w, float *grad);
+/* Greedy coverage's choice: pick[j] (j < n) = the index of the j-th smallest of acc[0..total)
+ * (ties: lower index first), cyclically when n > total. */
+void invert_coverage_pick(const double *acc, int total, int n, int *pick);
 void invert_stats_free(InvertStats *s);
 
 #endif

@@ -120,6 +120,7 @@ typedef struct PruneOptions {
                                 upsampled (default 1) */
     int inv_jitter;          /* random shift per step, pixels (default 2) */
     double inv_coverage;     /* channel-coverage weight (default 0.6; 0: off) */
+    int inv_coverage_greedy; /* 1: later images take the least-excited channels (default 0: drawn) */
     int has_range;           /* synthetic inputs live in [range_lo, range_hi] (default: no range) */
     double range_lo, range_hi;
     PruneSource source;

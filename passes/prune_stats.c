@@ -32,6 +32,7 @@ void prune_options_default(PruneOptions *o)
     o->inv_resolution = 0.55;
     o->inv_jitter = 2;
     o->inv_coverage = 0.6;
+    o->inv_coverage_greedy = 0;
     o->head_ridge = 0.03;
 }
 
@@ -145,10 +146,10 @@ static void print_synthetic(const PruneResult *r, const PruneOptions *o, FILE *f
     }
     const InvertStats *st = &r->inversion;
     fprintf(f,
-            "prune: inversion: %s; %d steps, lr %g, tv %g, l2 %g, l1 %g, resolution %g, jitter %d, coverage %g (%d conv "
-            "inputs), %s; %.3f s\n",
+            "prune: inversion: %s; %d steps, lr %g, tv %g, l2 %g, l1 %g, resolution %g, jitter %d, coverage %g (%s, %d "
+            "conv inputs), %s; %.3f s\n",
             st->note, o->inv_steps, o->inv_lr, o->inv_tv, o->inv_l2, o->inv_l1, o->inv_resolution, o->inv_jitter,
-            o->inv_coverage, st->cover_values, range, st->seconds);
+            o->inv_coverage, o->inv_coverage_greedy ? "greedy" : "random", st->cover_values, range, st->seconds);
     if (st->method == INVERT_CLASSIFIER)
         fprintf(f, "prune: inversion: self-agreement %.1f%% (images the model assigns their target class i mod %d; "
                    "initially %.1f%%)\n",

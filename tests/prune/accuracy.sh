@@ -92,6 +92,7 @@ row "inverted, 128 samples, ridge 0.1" "ADMM" $EX --synthetic-samples 128 --clas
 row "inverted, 10 ADMM iterations" "ADMM" $EX --admm-iters 10
 row "inverted, no classifier refit" "ADMM" $EX --no-classifier-refit
 row "inverted, no coverage term (the previous default)" "ADMM" $EX --inversion-coverage 0
+row "inverted, greedy coverage pick" "ADMM" $EX --inversion-coverage-pick=greedy
 row "inverted, 128 samples, 10 ADMM iterations, no classifier refit (the previous default)" "ADMM" $EX --synthetic-samples 128 --admm-iters 10 --no-classifier-refit
 row "inverted, original-network inputs" "ADMM" $EX --synthetic-source=original
 row "inverted, the issue's plain recipe (full resolution, L2, no L1)" "ADMM" $EX --inversion-resolution 1 --inversion-l1 0 --inversion-l2 0.5 --inversion-lr 0.05

@@ -10,8 +10,9 @@
  * without a gradient, a forced method the model lacks) name the problem. The shipped MNIST
  * example (examples/mnist/mnist_cnn.onnx, run from the repository root) reaches >= 95%
  * self-agreement on 64 images (the slower test case, 80 steps). The coverage term: its value and
- * gradient against finite differences, zero for silent activations; on a two-conv model it finds
- * the second conv's input, keeps the images deterministic and changes them. PNG: grids of gray and RGB
+ * gradient against finite differences, zero for silent activations; the greedy pick orders the
+ * channels by coverage; on a two-conv model it finds the second conv's input, keeps the images
+ * deterministic and changes them, and greedy picking changes only the batches after the first. PNG: grids of gray and RGB
  * tiles are read back with libpng (size, per-tile normalisation to 0..255), and bad arguments
  * are refused.
  */
@@ -302,6 +303,17 @@ START_TEST(test_invert_coverage_term)
 }
 END_TEST
 
+/* invert_coverage_pick: least covered first, ties by index, cyclic. */
+START_TEST(test_invert_coverage_pick)
+{
+    const double acc[4] = {3, 1, 2, 1};
+    int pick[6];
+    invert_coverage_pick(acc, 4, 6, pick);
+    const int want[6] = {1, 3, 2, 0, 1, 3};
+    for (int j = 0; j < 6; j++) ck_assert_int_eq(pick[j], want[j]);
+}
+END_TEST
+
 /* The coverage term in an inversion: one target (the second conv's input), deterministic,
  * other images than without it, the targets still reached. */
 START_TEST(test_invert_coverage)
@@ -324,6 +336,17 @@ START_TEST(test_invert_coverage)
         differ += memcmp(a[s]->data, b[s]->data, tensor_nbytes(a[s])) != 0;
     }
     ck_assert_int_eq(differ, o.samples);
+    /* greedy: the first batch (4 images) as drawn, later ones on other channels */
+    o.batch = 4;
+    o.coverage_greedy = 1;
+    InvertStats s3;
+    Tensor **e = run_invert(g, &o, &s3);
+    for (int s = 0; s < 4; s++) ck_assert(memcmp(b[s]->data, e[s]->data, tensor_nbytes(b[s])) == 0);
+    differ = 0;
+    for (int s = 4; s < o.samples; s++) differ += memcmp(b[s]->data, e[s]->data, tensor_nbytes(b[s])) != 0;
+    ck_assert_msg(differ > 0, "greedy picking changed no image");
+    invert_images_free(e, o.samples);
+    invert_stats_free(&s3);
     invert_images_free(a, o.samples), invert_images_free(b, o.samples), invert_images_free(c, o.samples);
     invert_stats_free(&s0), invert_stats_free(&s1), invert_stats_free(&s2);
     ir_graph_free(g);
@@ -575,6 +598,7 @@ TEST_SUITE(invert)
     tcase_add_test(t, test_invert_fallbacks);
     tcase_add_test(t, test_invert_errors);
     tcase_add_test(t, test_invert_coverage_term);
+    tcase_add_test(t, test_invert_coverage_pick);
     tcase_add_test(t, test_invert_coverage);
     tcase_add_test(t, test_png_grid);
     tcase_set_timeout(t, 60);

@@ -852,6 +852,7 @@ static void invert_opts_of(const PruneOptions *o, uint64_t seed, InvertOptions *
     io->resolution = o->inv_resolution;
     io->jitter = o->inv_jitter;
     io->coverage = o->inv_coverage;
+    io->coverage_greedy = o->inv_coverage_greedy;
     io->seed = seed;
     io->has_range = o->has_range;
     io->range_lo = o->range_lo;
