@@ -135,7 +135,7 @@ model-test: $(PPCC) $(PPCRUN)
 	./tests/models/run.sh $(BUILD)
 
 test: all unit-test pass-test bad-test sanitize-test conformance model-test runtime-test \
-      conformance-compiled codegen-test kernel-test-misc kernel-test prune-test pattern-test
+      conformance-compiled codegen-test kernel-test-misc kernel-test prune-test prune-smoke pattern-test
 	@echo "make test: all test groups passed"
 
 demo: all $(DEMO_BIN)
