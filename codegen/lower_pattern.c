@@ -127,20 +127,26 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
 
     /* Re-encode per (group of og blocks, channel block, pattern): the kernels of the group's
      * blocks sorted by channel; two kernels of one channel become a pair (one set of input loads
-     * for two filters) when the tile leaves the registers for two sets of accumulators. */
+     * for two filters) when the tile leaves the registers for two sets of accumulators, the
+     * rest stay single. Kind 0: pairs (G = 2), kind 1: single kernels (G = 1). */
     const int pairs = tile.r * tile.u <= KPAT_PAIR_RU;
     const int64_t nb = nog * p.ncb * p.k, nt = geo.nt;
-    int32_t *srun = xcalloc((size_t)nb + 1, sizeof(int32_t)), *prun = xcalloc((size_t)nb + 1, sizeof(int32_t));
-    int32_t *sx = xcalloc((size_t)geo.nk + 16, sizeof(int32_t)), *px = xcalloc((size_t)geo.nk / 2 + 16, sizeof(int32_t));
-    int32_t *pb = xcalloc((size_t)geo.nk / 2 + 16, sizeof(int32_t));
-    float *ws = xcalloc((size_t)(geo.nk * nt) + 16, sizeof(float)), *wp = xcalloc((size_t)(geo.nk * nt) + 16, sizeof(float));
+    int32_t *run[2], *xo[2], *sl[2] = {NULL, NULL};
+    float *wg[2];
+    int64_t cnt[2] = {0, 0};
+    for (int kd = 0; kd < 2; kd++) {
+        const int64_t most = geo.nk / (2 - kd) + 16;
+        run[kd] = xcalloc((size_t)nb + 1, sizeof(int32_t));
+        xo[kd] = xcalloc((size_t)most, sizeof(int32_t));
+        wg[kd] = xcalloc((size_t)(most * (2 - kd) * nt), sizeof(float));
+    }
+    sl[0] = xcalloc((size_t)geo.nk / 2 + 16, sizeof(int32_t));
     int64_t *ent = xmalloc(((size_t)p.og * KC_VL * (size_t)geo.c + 1) * sizeof(int64_t)); /* (c, slot, k) keys */
-    int64_t ns = 0, np = 0;
     for (int64_t gi = 0; gi < nog; gi++)
         for (int64_t cb = 0; cb < p.ncb; cb++)
             for (int64_t q = 0; q < p.k; q++) {
                 const int64_t b = (gi * p.ncb + cb) * p.k + q;
-                srun[b] = (int32_t)ns, prun[b] = (int32_t)np;
+                run[0][b] = (int32_t)cnt[0], run[1][b] = (int32_t)cnt[1];
                 int64_t ne = 0;
                 for (int64_t ob = gi * p.og; ob < gi * p.og + p.og && ob < p.mb; ob++) {
                     const int64_t r = (ob * p.ncb + cb) * p.k + q;
@@ -155,22 +161,17 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
                         ent[j] = ent[j - 1], ent[j - 1] = t;
                     }
                 for (int64_t i = 0; i < ne;) {
-                    const int64_t c = ent[i] >> 40, s1 = (ent[i] >> 32) & 255, k1 = ent[i] & 0xffffffff;
-                    const int32_t off = (int32_t)(c * p.chan_stride * 4);
-                    if (pairs && i + 1 < ne && ent[i + 1] >> 40 == c) {
-                        const int64_t s2 = (ent[i + 1] >> 32) & 255, k2 = ent[i + 1] & 0xffffffff;
-                        px[np] = off | (int32_t)s1, pb[np] = (int32_t)s2;
-                        memcpy(wp + np * 2 * nt, w + k1 * nt, (size_t)nt * sizeof(float));
-                        memcpy(wp + np * 2 * nt + nt, w + k2 * nt, (size_t)nt * sizeof(float));
-                        np++, i += 2;
-                    } else {
-                        sx[ns] = off | (int32_t)s1;
-                        memcpy(ws + ns * nt, w + k1 * nt, (size_t)nt * sizeof(float));
-                        ns++, i++;
-                    }
+                    const int64_t c = ent[i] >> 40;
+                    const int kd = pairs && i + 1 < ne && ent[i + 1] >> 40 == c ? 0 : 1, G = 2 - kd;
+                    const int64_t e = cnt[kd]++;
+                    xo[kd][e] = (int32_t)(c * p.chan_stride * 4) | (int32_t)((ent[i] >> 32) & 255);
+                    if (G == 2) sl[kd][e] = (int32_t)((ent[i + 1] >> 32) & 255);
+                    for (int j = 0; j < G; j++)
+                        memcpy(wg[kd] + (e * G + j) * nt, w + (ent[i + j] & 0xffffffff) * nt, (size_t)nt * sizeof(float));
+                    i += G;
                 }
             }
-    srun[nb] = (int32_t)ns, prun[nb] = (int32_t)np;
+    run[0][nb] = (int32_t)cnt[0], run[1][nb] = (int32_t)cnt[1];
     free(ent);
 
     float *bias = NULL;
@@ -182,24 +183,27 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
     cg_call_init(call, fn);
     cg_call_params(call, &p, sizeof p);
     cg_call_value(call, n->in[0]);
-    cg_call_blob(call, ws, (size_t)(ns * nt + 16) * sizeof(float), 64);
-    cg_call_blob(call, sx, (size_t)(ns + 16) * sizeof(int32_t), 64);
-    cg_call_blob(call, srun, (size_t)(nb + 1) * sizeof(int32_t), 64);
     cg_call_blob(call, bias, (size_t)p.mb * KC_VL * sizeof(float), 64);
     if (n->n_in > 5 && n->in[5] >= 0)
         cg_call_value(call, n->in[5]);
     else
         cg_call_none(call);
     cg_call_value(call, n->out[0]);
-    cg_call_blob(call, wp, (size_t)(np * 2 * nt + 16) * sizeof(float), 64);
-    cg_call_blob(call, px, (size_t)(np + 16) * sizeof(int32_t), 64);
-    cg_call_blob(call, pb, (size_t)(np + 16) * sizeof(int32_t), 64);
-    cg_call_blob(call, prun, (size_t)(nb + 1) * sizeof(int32_t), 64);
+    for (int kd = 0; kd < 2; kd++) {
+        const int64_t e = cnt[kd] + 16;
+        cg_call_blob(call, wg[kd], (size_t)(e * (2 - kd) * nt) * sizeof(float), 64);
+        cg_call_blob(call, xo[kd], (size_t)e * sizeof(int32_t), 64);
+        if (sl[kd])
+            cg_call_blob(call, sl[kd], (size_t)e * sizeof(int32_t), 64);
+        else
+            cg_call_none(call);
+        cg_call_blob(call, run[kd], (size_t)(nb + 1) * sizeof(int32_t), 64);
+    }
     call->n_work = p.n_work;
     call->grain = 1;
     snprintf(call->note, sizeof call->note,
              "pattern conv %lldx%lld K=%lld NT=%lld NK=%lld tile %s %dx%d cblock %lld, %d blocks/item, %lld pairs",
              (long long)geo.m, (long long)geo.c, (long long)geo.k, (long long)geo.nt, (long long)geo.nk,
-             tile.flat ? "flat" : "rows", tile.r, tile.u, (long long)geo.cblock, (int)p.og, (long long)np);
+             tile.flat ? "flat" : "rows", tile.r, tile.u, (long long)geo.cblock, (int)p.og, (long long)cnt[0]);
     return 1;
 }

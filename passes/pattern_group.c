@@ -130,17 +130,15 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, PatChoice *c)
     }
     double per_tile = 0, fmas = 0, loads = 0;
     for (int64_t p = 0; p < L->K; p++) {
-        int ld = kpat_loads(L->taps[p], (int)L->NT, t);
-        double f = (double)(L->NT * ru) / 2.0, l = (double)(ld + L->NT + ru) / 2.0, st = (double)ru;
-        double cyc = f > l ? f : l;
-        per_tile += (double)singles[p] * ((cyc > st ? cyc : st) + 2.0);
-        fmas += (double)singles[p] * (double)(L->NT * ru);
-        loads += (double)singles[p] * (double)(ld + L->NT);
-        f = 2.0 * (double)(L->NT * ru) / 2.0, l = (double)(ld + 2 * (L->NT + ru)) / 2.0, st = 2.0 * ru;
-        cyc = f > l ? f : l;
-        per_tile += (double)pairs[p] * ((cyc > st ? cyc : st) + 3.0);
-        fmas += (double)pairs[p] * (double)(2 * L->NT * ru);
-        loads += (double)pairs[p] * (double)(ld + 2 * L->NT);
+        const int ld = kpat_loads(L->taps[p], (int)L->NT, t);
+        for (int G = 1; G <= 2; G++) { /* a group of G kernels shares its input loads */
+            const double n = (double)(G == 1 ? singles[p] : pairs[p]);
+            const double f = (double)(G * L->NT * ru) / 2.0, l = (double)(ld + G * (L->NT + ru)) / 2.0,
+                         st = (double)(G * ru), cyc = f > l ? f : l;
+            per_tile += n * ((cyc > st ? cyc : st) + 1.0 + G);
+            fmas += n * (double)(G * L->NT * ru);
+            loads += n * (double)(ld + G * L->NT);
+        }
     }
     int64_t mb = (L->M + BLK - 1) / BLK;
     per_tile += (double)(mb * c->ncb * L->K) * 12.0 * (ru <= KPAT_PAIR_RU ? 1.5 : 1.0); /* runs */

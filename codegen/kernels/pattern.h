@@ -24,12 +24,11 @@
  *   one vector of the blocked output.
  * The item actually covers og blocks (KPatParams.og, sched_obs), and kernel pairs share their input
  * loads (kpat_conv_item below).
- * Buffers (the lowering's encoding of the IR tables, lower_pattern.c): 0 copies, 1 single
- *          kernels' weights [NS, NT], 2 their offsets [NS] (c * chan_stride * 4 bytes | slot,
- *          slot = 16 * block-in-group + filter, chan_stride a multiple of 16 floats), 3 their runs
- *          per (group, channel block, pattern), 4 bias [MB*16] (zero padded), 5 residual
- *          (blocked, like y) or NULL, 6 y, 7 pairs' weights [NP, 2, NT], 8 pairs' offsets | first
- *          slot [NP], 9 second slots [NP], 10 pairs' runs.
+ * Buffers (the lowering's encoding of the IR tables, lower_pattern.c): 0 copies, 1 bias [MB*16]
+ *          (zero padded), 2 residual (blocked, like y) or NULL, 3 y, then for pairs (4..7) and
+ *          single kernels (8..11): weights [n, G, NT], offsets [n] (c * chan_stride * 4 bytes |
+ *          slot, slot = 16 * block-in-group + filter, chan_stride a multiple of 16 floats), the
+ *          second slots [n] (pairs; none for singles), runs per (group, channel block, pattern).
  * PatternPad work item = (image n, channel block of 16) for blocked input, (n, channel) for plain;
  * element by element, the source of each copy element computed as ir/pattern.c defines it.
  * Buffers: 0 x, 1 planes.
@@ -207,20 +206,65 @@ KC_INLINE void kpat_pad_range(const void *params, void *const *bufs, int64_t beg
     for (int64_t it = begin; it < end; it++) kpat_pad_item(p, bufs, it);
 }
 
+/* The kernels k0 .. k1-1 of one run of pattern pp, in groups of G (2: pairs, 1: single kernels)
+ * of the same channel for G filters: every input vector is loaded once and feeds the G
+ * filters' FMAs. Group k: xo[k] = byte offset of the channel's copies | first accumulator slot,
+ * sl[k*(G-1) + i-1] = the i-th other slot, weights wg[(k*G + i)*NT + t]. */
+KC_INLINE void kpat_groups(const KPatParams *p, const float *xb, float *accm, int64_t slot, const int32_t *xo,
+                           const int32_t *sl, const float *wg, int32_t k0, int32_t k1, int pp, const int G,
+                           const int FLAT, const int R, const int U)
+{
+    const int64_t RS = FLAT ? 0 : p->cw;
+    for (int32_t k = k0; k < k1; k++) {
+        const int32_t ci = xo[k];
+        const float *xc = (const float *)((const char *)xb + (ci & ~63));
+        float *a[2];
+        a[0] = accm + (ci & 63) * slot;
+        for (int i = 1; i < G; i++) a[i] = accm + sl[(int64_t)k * (G - 1) + i - 1] * slot;
+        /* single-register addresses: x86 cannot keep a load folded into an FMA fused when it is
+         * indexed (base + index), which costs a uop per FMA */
+        KC_OPAQUE(xc);
+        for (int i = 0; i < G; i++) KC_OPAQUE(a[i]);
+        const float *wk = wg + (int64_t)k * G * p->nt;
+        kc_v16 acc[2][KPAT_RUMAX];
+        KC_UNROLL
+        for (int i = 0; i < G; i++)
+            KC_UNROLL
+            for (int v = 0; v < R * U; v++) acc[i][v] = kc_load(a[i] + v * KC_VL);
+        KC_UNROLL
+        for (int t = 0; t < p->nt; t++) {
+            kc_v16 wv[2];
+            KC_UNROLL
+            for (int i = 0; i < G; i++) wv[i] = kc_splat(wk[i * p->nt + t]);
+            const float *xt = xc + p->off[pp][t];
+            KC_UNROLL
+            for (int r = 0; r < R; r++)
+                KC_UNROLL
+                for (int u = 0; u < U; u++) {
+                    const kc_v16 xv = kc_load(xt + r * RS + u * KC_VL);
+                    KC_UNROLL
+                    for (int i = 0; i < G; i++) acc[i][r * U + u] += wv[i] * xv;
+                }
+        }
+        KC_UNROLL
+        for (int i = 0; i < G; i++)
+            KC_UNROLL
+            for (int v = 0; v < R * U; v++) kc_store(a[i] + v * KC_VL, acc[i][v]);
+    }
+}
+
 /* One work item of PatternConv with an R x U tile (FLAT: R = 1, consecutive grid positions):
  * image n, output tile, group of og blocks of 16 filters (slots o*16 + f). Accumulators of the
  * group in L1 (slot-major, R*U vectors each). For each input-channel block, for each pattern
  * (unrolled: the taps are constants), first the PAIRS of the run — two kernels of the same
  * channel for two filters: every input vector is loaded once for both — then the single
- * kernels. Tables (the lowering's encoding, lower_pattern.c): sx / px = byte offset of the
- * channel's copies | slot, pb = the pair's second slot, runs per (group, channel block,
- * pattern) for singles and pairs. */
+ * kernels (kpat_groups). Tables (the lowering's encoding, lower_pattern.c): buffers 4.. above,
+ * runs per (group, channel block, pattern). */
 KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it, const int FLAT, const int R,
                               const int U)
 {
-    const float *xp = bufs[0], *ws = bufs[1], *bias = bufs[4], *res = bufs[5], *wp = bufs[7];
-    const int32_t *sx = bufs[2], *srun = bufs[3], *px = bufs[8], *pb = bufs[9], *prun = bufs[10];
-    float *y = bufs[6];
+    const float *xp = bufs[0], *bias = bufs[1], *res = bufs[2];
+    float *y = bufs[3];
     const int64_t nog = (p->mb + p->og - 1) / p->og, per_img = p->tiles * nog;
     const int64_t n = it / per_img, rem = it - n * per_img, tile = rem / nog, gz = rem - tile * nog;
     /* groups in zigzag order (0, last, 1, last - 1, ...): filter-reorder sorts filters by kernel
@@ -236,7 +280,6 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
         q0 = tr * R * p->cw + tc * U * KC_VL;
     }
     const float *xb = xp + n * p->img_stride + q0;
-    const int64_t RS = FLAT ? 0 : p->cw;
     enum { SLOT = KPAT_RUMAX * KC_VL }; /* floats per slot at most; R*U*16 used */
     float accm[KPAT_OGMAX * KC_VL * SLOT] __attribute__((aligned(64)));
     const int64_t slot = (int64_t)R * U * KC_VL;
@@ -244,62 +287,13 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
     for (int64_t v = 0; v < nob * KC_VL * slot; v += KC_VL) kc_store(accm + v, kc_splat(0.0f));
     const int64_t r0 = g * p->ncb * p->k;
     for (int32_t cb = 0; cb < p->ncb; cb++) {
-        const int32_t *sr = srun + r0 + (int64_t)cb * p->k, *pr = prun + r0 + (int64_t)cb * p->k;
+        const int64_t rb = r0 + (int64_t)cb * p->k;
+        const int32_t *pr = (const int32_t *)bufs[7] + rb, *sr = (const int32_t *)bufs[11] + rb;
         KC_UNROLL
         for (int pp = 0; pp < p->k; pp++) {
-            const int32_t e1 = pr[pp + 1];
-            for (int32_t k = pr[pp]; k < e1; k++) {
-                const int32_t ci = px[k];
-                const float *xc = (const float *)((const char *)xb + (ci & ~63));
-                float *a1 = accm + (ci & 63) * slot, *a2 = accm + pb[k] * slot;
-                /* single-register addresses: x86 cannot keep a load folded into an FMA fused
-                 * when it is indexed (base + index), which costs a uop per FMA */
-                KC_OPAQUE(xc);
-                KC_OPAQUE(a1);
-                KC_OPAQUE(a2);
-                const float *wk = wp + (int64_t)k * 2 * p->nt;
-                kc_v16 c1[KPAT_RUMAX], c2[KPAT_RUMAX];
-                KC_UNROLL
-                for (int v = 0; v < R * U; v++) c1[v] = kc_load(a1 + v * KC_VL), c2[v] = kc_load(a2 + v * KC_VL);
-                KC_UNROLL
-                for (int t = 0; t < p->nt; t++) {
-                    const kc_v16 w1 = kc_splat(wk[t]), w2 = kc_splat(wk[p->nt + t]);
-                    const float *xt = xc + p->off[pp][t];
-                    KC_UNROLL
-                    for (int r = 0; r < R; r++)
-                        KC_UNROLL
-                        for (int u = 0; u < U; u++) {
-                            const kc_v16 xv = kc_load(xt + r * RS + u * KC_VL);
-                            c1[r * U + u] += w1 * xv;
-                            c2[r * U + u] += w2 * xv;
-                        }
-                }
-                KC_UNROLL
-                for (int v = 0; v < R * U; v++) kc_store(a1 + v * KC_VL, c1[v]), kc_store(a2 + v * KC_VL, c2[v]);
-            }
-            const int32_t k1 = sr[pp + 1];
-            for (int32_t k = sr[pp]; k < k1; k++) {
-                const int32_t ci = sx[k]; /* byte offset of the channel's copies | slot */
-                const float *xc = (const float *)((const char *)xb + (ci & ~63));
-                float *am = accm + (ci & 63) * slot;
-                KC_OPAQUE(xc);
-                KC_OPAQUE(am);
-                const float *wk = ws + (int64_t)k * p->nt;
-                kc_v16 acc[KPAT_RUMAX];
-                KC_UNROLL
-                for (int v = 0; v < R * U; v++) acc[v] = kc_load(am + v * KC_VL);
-                KC_UNROLL
-                for (int t = 0; t < p->nt; t++) {
-                    const kc_v16 wv = kc_splat(wk[t]);
-                    const float *xt = xc + p->off[pp][t];
-                    KC_UNROLL
-                    for (int r = 0; r < R; r++)
-                        KC_UNROLL
-                        for (int u = 0; u < U; u++) acc[r * U + u] += wv * kc_load(xt + r * RS + u * KC_VL);
-                }
-                KC_UNROLL
-                for (int v = 0; v < R * U; v++) kc_store(am + v * KC_VL, acc[v]);
-            }
+            if (R * U <= KPAT_PAIR_RU)
+                kpat_groups(p, xb, accm, slot, bufs[5], bufs[6], bufs[4], pr[pp], pr[pp + 1], pp, 2, FLAT, R, U);
+            kpat_groups(p, xb, accm, slot, bufs[9], bufs[10], bufs[8], sr[pp], sr[pp + 1], pp, 1, FLAT, R, U);
         }
     }
 
