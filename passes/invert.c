@@ -224,13 +224,19 @@ static int invert_find_cover(InvertCtx *c, int xv)
     return c->ncov;
 }
 
+/* Sum of squares of a[0 .. S-1], in double: a channel's energy (times S). */
+static double invert_sumsq(const float *a, int64_t S)
+{
+    double e = 0;
+    for (int64_t q = 0; q < S; q++) e += (double)a[q] * a[q];
+    return e;
+}
+
 double invert_coverage_term(const float *a, int64_t C, int64_t S, int64_t k, double w, float *grad)
 {
     double ek = 0, E = 0;
     for (int64_t ch = 0; ch < C; ch++) {
-        double e = 0;
-        for (int64_t q = 0; q < S; q++) e += (double)a[ch * S + q] * a[ch * S + q];
-        e /= (double)S;
+        double e = invert_sumsq(a + ch * S, S) / (double)S;
         E += e / (double)C;
         if (ch == k) ek = e;
     }
@@ -560,22 +566,21 @@ static double invert_cover(InvertCtx *c, int j, int64_t gs)
  * (after its forward pass) to cov_acc. */
 static void invert_cover_acc(InvertCtx *c, int j)
 {
-    double *acc = c->cov_acc;
+    double *acc = c->cov_acc, *e = xmalloc((size_t)c->cov_total * sizeof(double)); /* C <= cov_total */
     for (int l = 0; l < c->ncov; l++) {
         int64_t C = c->cov_c[l], S = c->cov_s[l];
         const float *a = grad_plan_value(c->plan, j, c->cov_v[l]);
         for (int64_t im = 0; im < c->cov_n[l]; im++, a += C * S) {
             double E = 0;
-            double *e = xcalloc((size_t)C, sizeof(double));
             for (int64_t ch = 0; ch < C; ch++) {
-                for (int64_t q = 0; q < S; q++) e[ch] += (double)a[ch * S + q] * a[ch * S + q];
+                e[ch] = invert_sumsq(a + ch * S, S);
                 E += e[ch] / (double)C;
             }
             for (int64_t ch = 0; ch < C && E > 0; ch++) acc[ch] += e[ch] / E;
-            free(e);
         }
         acc += C;
     }
+    free(e);
 }
 
 /* Loss and gradient of the sample in slot j (global sample index gs) after its forward pass on
