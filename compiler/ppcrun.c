@@ -17,7 +17,8 @@
  * Per-layer debugging needs a model compiled with ppcc --debug-layers: the layers are run one by
  * one through the runtime's libffi invoker, each on the outputs of the compiled layers before it.
  * --compare-layers compares every layer output with the interpreter's value of the same name in
- * MODEL.onnx (channel-blocked NCHW16c values are unblocked first) and reports the first layer
+ * MODEL.onnx (channel-blocked NCHW16c values are unblocked first; values ppcc renamed, such as a
+ * filter-reordered conv's <name>_reordered, have no counterpart and are skipped) and reports the first layer
  * whose output diverges (relative L2 error above --rel-l2, default 1e-4; integers exactly).
  * --trace writes every layer output to DIR/NNNN_NAME.pb (NNNN = layer index).
  */

@@ -70,6 +70,15 @@ if compile "mnist --debug-layers" "$TMP/mnist-dbg.so" "$MNIST" --debug-layers; t
   same_as_interp "mnist --debug-layers run" "$MNIST" "$TMP/mnist-dbg.so" 12 --rel-l2 1e-5
   if "$PPCRUN" --compare-layers "$MNIST" "$TMP/mnist-dbg.so" --random 13 > "$TMP/log" 2>&1; then
     ok "mnist --compare-layers: $(cat "$TMP/log")"; else bad "mnist --compare-layers"; fi
+  # pruned (magnitude masks: no synthetic data needed), so filter-reorder permutes filters: the
+  # permuted values are renamed <name>_reordered and not compared channel for channel
+  if compile "mnist pruned --debug-layers" "$TMP/mnist-pdbg.so" "$MNIST" --prune --admm-iters 0 --no-refit \
+       --connectivity 0.5 --save-pruned "$TMP/mnist-p.onnx" --debug-layers; then
+    if "$PPCRUN" --compare-layers "$TMP/mnist-p.onnx" "$TMP/mnist-pdbg.so" --random 14 > "$TMP/log" 2>&1 &&
+       "$PPCRUN" --trace "$TMP/ptrace" "$TMP/mnist-pdbg.so" --random 14 > /dev/null 2>&1 &&
+       ls "$TMP/ptrace" | grep -q '_reordered\.pb$'; then
+      ok "mnist pruned --compare-layers (filters reordered): $(cat "$TMP/log")"; else bad "mnist pruned --compare-layers: $(cat "$TMP/log")"; fi
+  fi
   n_layers=$("$PPCC" "$MNIST" --stats --emit=llvm -o /dev/null 2>&1 | grep -c 'stats:   layer ')
   if "$PPCRUN" --trace "$TMP/trace" "$TMP/mnist-dbg.so" --random 13 > "$TMP/log" 2>&1 &&
      [ "$(ls "$TMP/trace" | grep -c '\.pb$')" -ge "$n_layers" ]; then
