@@ -103,14 +103,15 @@ def conv_bn_relu(cin, cout):
 class MnistCNN(nn.Module):
     """VGG-style: 5 conv3x3+BN+ReLU, 2 maxpools, global average pool, linear."""
 
-    def __init__(self):
+    def __init__(self, width=1.0):
         super().__init__()
+        a, b, c = (int(round(k * width)) for k in (16, 32, 64))
         self.features = nn.Sequential(
-            *conv_bn_relu(1, 16), *conv_bn_relu(16, 16), nn.MaxPool2d(2),
-            *conv_bn_relu(16, 32), *conv_bn_relu(32, 32), nn.MaxPool2d(2),
-            *conv_bn_relu(32, 64),
+            *conv_bn_relu(1, a), *conv_bn_relu(a, a), nn.MaxPool2d(2),
+            *conv_bn_relu(a, b), *conv_bn_relu(b, b), nn.MaxPool2d(2),
+            *conv_bn_relu(b, c),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.classifier = nn.Linear(64, 10)
+        self.classifier = nn.Linear(c, 10)
 
     def forward(self, x):
         return self.classifier(self.features(x))
@@ -222,6 +223,8 @@ def main():
     ap.add_argument("--out", type=Path, default=REPO / "examples/mnist",
                     help="output folder (default: examples/mnist)")
     ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--width", type=float, default=2.0,
+                    help="channel multiplier of 16-16-32-32-64 (default 2: 32-32-64-64-128)")
     args = ap.parse_args()
 
     t_start = time.time()
@@ -242,7 +245,7 @@ def main():
     xv = torch.from_numpy(test_x).float().div_(255.0).unsqueeze(1)
     yv = torch.from_numpy(test_y)
 
-    model = MnistCNN()
+    model = MnistCNN(args.width)
     batch = 64
     steps_per_epoch = (len(xt) + batch - 1) // batch
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9,

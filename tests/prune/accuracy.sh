@@ -1,5 +1,5 @@
 #!/bin/sh
-# accuracy.sh — `make accuracy` (not part of `make test`; about 10 minutes for MNIST, plus the
+# accuracy.sh — `make accuracy` (not part of `make test`; about 35 minutes for MNIST, plus the
 # pruning-time runs): the measurements of docs/pruning.md.
 #
 #   1. MNIST (examples/mnist): top-1 on the 500 held-out digits of the dense model and of the
@@ -88,12 +88,10 @@ row "inverted, seed 2" "ADMM" $EX --seed 2
 row "inverted, seed 3" "ADMM" $EX --seed 3
 row "inverted, 64 samples" "ADMM" $EX --synthetic-samples 64
 row "inverted, 128 samples" "ADMM" $EX --synthetic-samples 128
-row "inverted, 128 samples, ridge 0.1" "ADMM" $EX --synthetic-samples 128 --classifier-ridge 0.1
 row "inverted, 10 ADMM iterations" "ADMM" $EX --admm-iters 10
 row "inverted, no classifier refit" "ADMM" $EX --no-classifier-refit
-row "inverted, no coverage term (the previous default)" "ADMM" $EX --inversion-coverage 0
+row "inverted, no coverage term" "ADMM" $EX --inversion-coverage 0
 row "inverted, greedy coverage pick" "ADMM" $EX --inversion-coverage-pick=greedy
-row "inverted, 128 samples, 10 ADMM iterations, no classifier refit (the previous default)" "ADMM" $EX --synthetic-samples 128 --admm-iters 10 --no-classifier-refit
 row "inverted, original-network inputs" "ADMM" $EX --synthetic-source=original
 row "inverted, the issue's plain recipe (full resolution, L2, no L1)" "ADMM" $EX --inversion-resolution 1 --inversion-l1 0 --inversion-l2 0.5 --inversion-lr 0.05
 row "gaussian N(0,1)" "ADMM" --synthetic=gaussian

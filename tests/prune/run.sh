@@ -103,7 +103,7 @@ if [ -s "$TMP/u1.ir" ] && cmp -s "$TMP/u1.ir" "$TMP/u2.ir"; then ok; else bad "u
 "$PPCC" "$M" --prune $G --patterns 6 --connectivity 0.5 --stats --dump-after prune --emit=ir -o /dev/null 2> "$TMP/stats"
 if grep -q "^prune: pattern library" "$TMP/stats" && [ "$(grep -c '^prune:   p[0-9]' "$TMP/stats")" = 6 ] &&
    [ "$(grep -c '^prune: /features/features\.[0-9]*/Conv ' "$TMP/stats")" = 4 ] &&
-   grep -q "^prune: 4 layers, 1920/3840 kernels kept" "$TMP/stats" &&
+   grep -q "^prune: 4 layers, 7680/15360 kernels kept" "$TMP/stats" &&
    grep -q 'prune_patterns=\[[0-9,]*\], prune_ids=i16\[32,32\] <1024 values' "$TMP/stats"; then ok; else
   bad "--stats / dump output"; grep "^prune" "$TMP/stats" | head -20; fi
 
@@ -177,7 +177,7 @@ if "$PPCRUN" "$TMP/c1.ir" --random 5 --expect "$TMP/c1ref" --rtol 0 --atol 1e-6 
   bad "saved model (with the refit classifier) and pruned IR differ"; cat "$TMP/out"; fi
 "$PPCC" "$M" --prune $INV --connectivity 0.5 --no-classifier-refit --stats --emit=ir -o "$TMP/c2.ir" 2> "$TMP/c2"
 "$PPCC" "$M" --prune $G --connectivity 0.5 --stats --emit=ir -o "$TMP/c3.ir" 2> "$TMP/c3"
-if awk '/^prune: classifier refit: \/classifier\/Gemm \(10x64, ridge 0.03\): logit error on the synthetic data/ {
+if awk '/^prune: classifier refit: \/classifier\/Gemm \(10x128, ridge 0.03\): logit error on the synthetic data/ {
           if ($(NF-2) + 0 > $NF + 0) ok = 1 } END { exit !ok }' "$TMP/c1" &&
    ! grep -q "classifier refit" "$TMP/c2" && ! grep -q "classifier refit" "$TMP/c3"; then ok; else
   bad "classifier refit report"; grep "classifier" "$TMP/c1" "$TMP/c2" "$TMP/c3"; fi

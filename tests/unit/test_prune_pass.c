@@ -1199,7 +1199,7 @@ START_TEST(test_prune_classifier_refit)
             ck_assert_ptr_nonnull(res.head_node);
             ck_assert_str_eq(res.head_node, "/classifier/Gemm");
             ck_assert_int_eq(res.head_n, 10);
-            ck_assert_int_eq(res.head_k, 64);
+            ck_assert_int_eq(res.head_k, 128); /* the example's 128 features */
             ck_assert_msg(res.head_err_refit < res.head_err_dense, "%g vs %g", res.head_err_refit, res.head_err_dense);
             ck_assert_int_eq(res.n_changed, 10);
             const Node *h = &g->nodes[node_named(g, "/classifier/Gemm")];
