@@ -1,5 +1,5 @@
 #!/bin/sh
-# accuracy.sh — `make accuracy` (not part of `make test`; about 35 minutes for MNIST, plus the
+# accuracy.sh — `make accuracy` (not part of `make test`; about 40 minutes for MNIST, plus the
 # pruning-time runs): the measurements of docs/pruning.md.
 #
 #   1. MNIST (examples/mnist): top-1 on the 500 held-out digits of the dense model and of the
