@@ -33,6 +33,17 @@ int ir_value_find(const Graph *g, const char *name)
     return -1;
 }
 
+void ir_value_rename_suffix(Graph *g, int vid, const char *suffix)
+{
+    const char *old = g->values[vid].name;
+    size_t len = strlen(old) + strlen(suffix) + 24;
+    char *fresh = xmalloc(len);
+    snprintf(fresh, len, "%s%s", old, suffix);
+    for (int k = 1; ir_value_find(g, fresh) >= 0; k++) snprintf(fresh, len, "%s%s.%d", old, suffix, k);
+    g->values[vid].name = arena_strdup(g->arena, fresh);
+    free(fresh);
+}
+
 int ir_value_add(Graph *g, const char *name, DType t, int rank, const int64_t *dims)
 {
     IR_ASSERT(rank >= 0 && rank <= IR_MAX_RANK);

@@ -210,6 +210,8 @@ int ir_const_add(Graph *g, const char *name, DType t, int rank, const int64_t *d
 /* Make an existing value a constant holding a copy of data (shape/dtype from the value). */
 void ir_value_set_const(Graph *g, int vid, const void *data);
 int ir_value_find(const Graph *g, const char *name); /* -1 if absent */
+/* Rename value vid to <name><suffix>, or <name><suffix>.N with the smallest N >= 1 not taken. */
+void ir_value_rename_suffix(Graph *g, int vid, const char *suffix);
 int64_t ir_value_numel(const Value *v);
 /* A borrowed Tensor view of a value's shape (and data, for constants). */
 Tensor ir_value_tensor(const Graph *g, int vid);

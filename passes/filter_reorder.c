@@ -100,21 +100,6 @@ static void permute_ids(Graph *g, int node, int axis, const int64_t *perm)
     free(buf);
 }
 
-/* The permuted output is another tensor than the one its name denotes in the source model (its
- * channels are in another order): it gets a name of its own, <name>_reordered, so that tools
- * matching compiled values to the interpreter's by name (ppcrun --compare-layers, --trace) do
- * not compare it channel for channel. */
-static void rename_permuted(Graph *g, int vid)
-{
-    const char *old = g->values[vid].name ? g->values[vid].name : "y";
-    size_t len = strlen(old) + 40;
-    char *fresh = xmalloc(len);
-    snprintf(fresh, len, "%s_reordered", old);
-    for (int k = 1; ir_value_find(g, fresh) >= 0; k++) snprintf(fresh, len, "%s_reordered.%d", old, k);
-    g->values[vid].name = arena_strdup(g->arena, fresh);
-    free(fresh);
-}
-
 int pass_filter_reorder(Graph *g, PassContext *ctx, Diag *d)
 {
     (void)ctx, (void)d;
@@ -157,7 +142,10 @@ int pass_filter_reorder(Graph *g, PassContext *ctx, Diag *d)
             cin[1] = permuted_const(g, cin[1], 1, perm, "_inperm");
             ir_node_set_inputs(g, j, c->n_in, cin);
             permute_ids(g, j, 1, perm);
-            rename_permuted(g, n->out[0]);
+            /* the permuted output is no longer the source model's tensor of that name: a name
+             * of its own, so tools matching compiled values to the interpreter's by name
+             * (ppcrun --compare-layers, --trace) do not compare it channel for channel */
+            ir_value_rename_suffix(g, n->out[0], "_reordered");
         }
         free(perm);
         char msg[300];

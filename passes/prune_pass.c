@@ -141,12 +141,7 @@ static int replace_const(PruneCtx *c, Graph *g, int node, int k, const float *da
 {
     int old = g->nodes[node].in[k];
     char *name = xstrdup(g->values[old].name);
-    size_t len = strlen(name) + 32;
-    char *fresh = xmalloc(len);
-    snprintf(fresh, len, "%s.dense", name);
-    for (int j = 1; ir_value_find(g, fresh) >= 0; j++) snprintf(fresh, len, "%s.dense.%d", name, j);
-    g->values[old].name = arena_strdup(g->arena, fresh);
-    free(fresh);
+    ir_value_rename_suffix(g, old, ".dense");
     int rank = g->values[old].rank;
     int64_t dims[IR_MAX_RANK];
     memcpy(dims, g->values[old].dims, sizeof dims);
