@@ -264,6 +264,15 @@ bench: all $(BENCH_BIN) $(FMA_PEAK_BIN) bench-setup
 	$(PYTHON) bench/pattern_layers.py $(PPCC) $(BUILD)/models/resnet18/model.onnx docs/benchmarks.md \
 	    $(BENCH_DIR)/fma_peak.txt
 
+# A/B timing of compiled models in one process (bench/ab.c): `make bench-ab`, then
+#   build/bench/ab [--threads N] [--rounds R] [--batch B] old.so new.so
+AB_BIN = $(BENCH_DIR)/ab
+.PHONY: bench-ab
+bench-ab: $(AB_BIN)
+$(AB_BIN): $(BUILD)/obj/bench/ab.o $(LIB_RT_SO)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB_RT_SO1) -Wl,-rpath,'$$ORIGIN/../lib'
+
 # The harness on its own: a hand-written "compiled" Gemm stands in for ppcc (bench/selftest/).
 bench-selftest: $(BENCH_BIN) $(FMA_PEAK_BIN) bench-setup
 	./bench/selftest/run.sh $(BUILD)
