@@ -4,7 +4,7 @@
 For resnet18 pruned at each connectivity (ppcc --prune --admm-iters 0 --no-refit, K=8, N=4), runs
 `ppcc --pattern-conv=sparse --tune --stats`: --tune compiles every pruned 3x3 conv as a model of
 its own, sparse (PatternPad + PatternConv, the cost model's best tiles) and dense, and times each
-on this machine with one thread (median of 15 runs after 3 warm-ups; compiler/tune.c). The
+on this machine with one thread (the candidates interleaved, median of 15 runs each; compiler/tune.c). The
 measured times and the MACs kept come from ppcc's --stats lines. Appends to the benchmark
 report (docs/benchmarks.md, written just before by bench/bench.c):
   - a per-layer table: layer, connectivity, MACs dense and kept, sparse and dense ms,
@@ -131,7 +131,7 @@ def main():
         sys.exit("pattern_layers: no measured layers in ppcc's --stats")
     lines = ["", "## Per layer: resnet18, pattern-sparse against dense kernel (issue #6)", "",
              "Every pruned 3x3 conv compiled as a model of its own and timed by `ppcc --pattern-conv=sparse "
-             "--tune` on this machine, one thread, median of 15 runs after 3 warm-ups; sparse = PatternPad + "
+             "--tune` on this machine, one thread, the candidates interleaved, median of 15 runs each; sparse = PatternPad + "
              "PatternConv with the fastest of the cost model's six best tiles, dense = the dense conv kernel on "
              "the same pruned weights. GFLOP/s counts the kept MACs; peak = the one-thread FMA peak above "
              "(%.1f GFLOP/s)." % peak, "",

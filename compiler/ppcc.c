@@ -324,7 +324,7 @@ static int compile(Options *o)
             goto out;
         }
         o->pc.pattern_tune = 1;
-        o->pc.pattern_time = tune_time_graph;
+        o->pc.pattern_time = tune_time_graphs;
         o->pc.pattern_time_ctx = &tune;
         o->pc.target_cpu = td.cpu;
     }

@@ -14,7 +14,8 @@ typedef struct TuneCtx {
 
 int tune_init(TuneCtx *t, const CgTargetDesc *td, const char *fallback, Diag *d);
 void tune_fini(TuneCtx *t);
-/* PassContext.pattern_time: compile g, run it with one thread, *ms = median latency. */
-int tune_time_graph(void *ctx, const Graph *g, double *ms, Diag *d);
+/* PassContext.pattern_time: compile the n candidates gs[], run them with one thread, interleaved,
+ * ms[k] = candidate k's median latency. */
+int tune_time_graphs(void *ctx, const Graph *const *gs, int n, double *ms, Diag *d);
 
 #endif

@@ -35,11 +35,11 @@ typedef struct PassContext {
     /* pattern-group: 0 = sparse where predicted faster, 1 = every candidate sparse, -1 = none. */
     int pattern_mode;
     int pattern_tile[3];      /* pattern-group: {flat, R, U} of a compiled tile to use; U = 0: cost model */
-    /* ppcc --tune: pattern-group times candidate schedules with this hook (compile and run a
-     * single-layer graph, *ms = its latency) and caches the results in tuning_cache (a file, or
-     * NULL: this compile only) under keys naming target_cpu. */
+    /* ppcc --tune: pattern-group times candidate schedules with this hook (compile and run the n
+     * single-layer graphs, interleaved, ms[k] = layer k's latency) and caches the results in
+     * tuning_cache (a file, or NULL: this compile only) under keys naming target_cpu. */
     int pattern_tune;
-    int (*pattern_time)(void *time_ctx, const Graph *layer, double *ms, Diag *d);
+    int (*pattern_time)(void *time_ctx, const Graph *const *layers, int n, double *ms, Diag *d);
     void *pattern_time_ctx;
     const char *tuning_cache;
     const char *target_cpu;

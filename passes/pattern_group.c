@@ -352,22 +352,24 @@ static int tune_layer(Graph *g, int i, const PatLayer *L, const PatChoice *cand,
                 if (cand[c].tile.flat == f && cand[c].tile.r == r && cand[c].tile.u == u) return c;
         /* a cached choice this compile cannot use: measure again */
     }
-    int pick = -1;
-    *ms_sparse = *ms_dense = 0;
-    for (int c = 0; c < nc && c < TUNE_CANDIDATES; c++) {
-        /* L (examined on g) describes the copy too: same node, same weights */
-        Graph *s = pat_isolate(g, i);
-        double ms = 0;
-        rewrite(s, 0, L, &cand[c], "");
-        int bad = ir_graph_toposort(s, d) || ctx->pattern_time(ctx->pattern_time_ctx, s, &ms, d);
-        ir_graph_free(s);
-        if (bad) return -2;
-        if (pick < 0 || ms < *ms_sparse) pick = c, *ms_sparse = ms;
+    /* the candidates and the dense layer, timed together (interleaved: compiler/tune.c);
+     * L (examined on g) describes each copy too: same node, same weights */
+    const int ns = nc < TUNE_CANDIDATES ? nc : TUNE_CANDIDATES;
+    Graph *s[TUNE_CANDIDATES + 1];
+    double ms[TUNE_CANDIDATES + 1];
+    int bad = 0;
+    for (int c = 0; c <= ns; c++) {
+        s[c] = pat_isolate(g, i);
+        if (c < ns) rewrite(s[c], 0, L, &cand[c], "");
+        bad = bad || ir_graph_toposort(s[c], d);
     }
-    Graph *s = pat_isolate(g, i);
-    int bad = ctx->pattern_time(ctx->pattern_time_ctx, s, ms_dense, d);
-    ir_graph_free(s);
+    bad = bad || ctx->pattern_time(ctx->pattern_time_ctx, (const Graph *const *)s, ns + 1, ms, d);
+    for (int c = 0; c <= ns; c++) ir_graph_free(s[c]);
     if (bad) return -2;
+    int pick = 0;
+    for (int c = 1; c < ns; c++)
+        if (ms[c] < ms[pick]) pick = c;
+    *ms_sparse = ms[pick], *ms_dense = ms[ns];
     snprintf(choice, sizeof choice, "%d,%d,%d", cand[pick].tile.flat, cand[pick].tile.r, cand[pick].tile.u);
     if (mode == 0 && *ms_dense <= *ms_sparse) snprintf(choice, sizeof choice, "dense");
     pat_cache_put(ctx->tune_cache, key, choice, *ms_sparse, *ms_dense);
