@@ -15,9 +15,11 @@
  */
 #include "bench/bench.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +405,45 @@ static int ort_runs(OrtClient *c, int n, double *ms, char *err, size_t en)
     return r;
 }
 
+/* Which CPUs the engines may use while a row is timed. One-thread rows run both engines on one
+ * CPU (the first of the driver's own mask; they alternate, never overlap): on a virtual host one
+ * CPU can run slower than the other for minutes (seen: the same model 36 ms on one, 25.8 ms on
+ * the other), and ppcc here and ONNX Runtime in the child on different CPUs would compare the
+ * CPUs, not the engines. Other rows get the driver's whole original mask back. Applied to every
+ * thread of the child (ORT's pool exists by now) and of this process (a one-thread ppcc session
+ * runs on this thread; the workers of a session with more exist by now).
+ * Returns the CPU of a one-thread row, -1 for the whole mask, -2 if the mask cannot be set. */
+static int pin_engines(pid_t child, int threads)
+{
+    static cpu_set_t all;
+    static int have_all;
+    if (!have_all) {
+        if (sched_getaffinity(0, sizeof all, &all) != 0) return -2;
+        have_all = 1;
+    }
+    cpu_set_t m = all;
+    int cpu = -1;
+    if (threads == 1) {
+        for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++)
+            if (CPU_ISSET(c, &all)) cpu = c;
+        CPU_ZERO(&m);
+        CPU_SET(cpu, &m);
+    }
+    int rc = 0;
+    const pid_t procs[2] = {getpid(), child}; /* this process: ppcc's workers of an earlier session */
+    for (int k = 0; k < 2; k++) {
+        char dir[64];
+        snprintf(dir, sizeof dir, "/proc/%d/task", (int)procs[k]);
+        DIR *dp = procs[k] > 0 ? opendir(dir) : NULL;
+        if (!dp) return -2;
+        struct dirent *e;
+        while ((e = readdir(dp)))
+            if (e->d_name[0] != '.' && sched_setaffinity((pid_t)atoi(e->d_name), sizeof m, &m) != 0) rc = -1;
+        closedir(dp);
+    }
+    return rc ? -2 : cpu;
+}
+
 static int measure_row(const Options *o, OrtClient *ort, const char *name, const char *onnx,
                        const char *pruned, const char *input_pb, const char *ref_pb, Ppcc *p,
                        BenchModel *m, BenchRow *row, int first)
@@ -459,6 +500,7 @@ static int measure_row(const Options *o, OrtClient *ort, const char *name, const
         have_ppcc = 0;
     if (ort_runs(ort, o->warmup, NULL, err, sizeof err) != 0)
         ort_failed = 1;
+    row->cpu = pin_engines(ort->pid, T);
     CpuSample load0, load1;
     int have_load = cpuload_sample(ort->pid, &load0) == 0;
     int done = 0;
@@ -812,6 +854,7 @@ int main(int argc, char **argv)
             r->threads = o.threads[ti];
             r->rel_l2 = NAN;
             r->background_pct = NAN;
+            r->cpu = -2;
             r->ort_ms = r->ort_min_ms = r->ppcc_ms = r->ppcc_min_ms = NAN;
             r->peak_gflops = peak_for(&info, r->threads);
             if (measure_row(&o, &ort, name, onnx, pruned[0] ? pruned : NULL, input_pb, ref_pb, &p, m, r,

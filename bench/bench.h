@@ -68,6 +68,7 @@ typedef struct BenchRow {
     double peak_gflops;     /* measured FMA peak for this thread count (0 if unknown) */
     double background_pct;  /* CPU share used by other processes while timing (NaN unknown) */
     int runs;               /* timed runs per engine */
+    int cpu;                /* both engines pinned to this CPU (one-thread rows); -1 every CPU, -2 unpinned */
 } BenchRow;
 
 /* Per-model facts outside the timing rows. */

@@ -238,13 +238,22 @@ void bench_print_markdown(FILE *f, const BenchInfo *info, const BenchModel *mode
                "thread count\n", info->ppcc_version);
     fprintf(f, "- Models: torchvision architectures with seeded random weights, 1x3x224x224 f32 "
                "input, exported by tests/models/export.py (opset 13)\n");
+    /* one-thread rows: where both engines ran (bench.c pin_engines) */
+    char pin_text[160] = "one-thread rows: both engines unpinned (CPU affinity could not be set)";
+    for (int k = 0; k < n_rows; k++)
+        if (rows[k].threads == 1 && rows[k].cpu >= 0) {
+            snprintf(pin_text, sizeof pin_text,
+                     "one-thread rows: both engines pinned to CPU %d (one CPU of a virtual host can be "
+                     "slower than another for minutes), other rows: every CPU", rows[k].cpu);
+            break;
+        }
     fprintf(f, "- Method: both engines in one run (ppcc in the driver process, ORT in a node child it drives), on the same input; %d warm-up runs "
                "each, then alternating batches of %d runs (ppcc, ORT, ORT, ppcc, ...; the first "
                "run of every batch is untimed); latency = median of %d timed runs per engine. "
                "GFLOP/s = 2 x GMACs / latency (dense Conv/Gemm/MatMul MACs counted from ppcc's "
                "IR); %% of peak is against the FMA peak at the same thread count; the fastest run (min) "
-               "is listed as well, as it is less sensitive to other load on the machine\n",
-            info->warmup, info->batch, info->runs);
+               "is listed as well, as it is less sensitive to other load on the machine; %s\n",
+            info->warmup, info->batch, info->runs, pin_text);
     fprintf(f, "- Other load: 1-minute load average %.2f before, %.2f after; the column "
                "'background CPU %%' is the share of the machine's CPU time that other processes "
                "used while a row was timed (from /proc/stat; high values make that row noisy)%s\n",
