@@ -42,6 +42,7 @@ typedef struct Options {
     int threads[MAX_THREADS_LIST], n_threads;
     int runs, batch, warmup;
     double compile_timeout, wait_idle;
+    int no_pin; /* --no-pin: leave the CPU affinity alone */
     const char *models[MAX_MODELS];
     int n_models;
 } Options;
@@ -500,7 +501,7 @@ static int measure_row(const Options *o, OrtClient *ort, const char *name, const
         have_ppcc = 0;
     if (ort_runs(ort, o->warmup, NULL, err, sizeof err) != 0)
         ort_failed = 1;
-    row->cpu = pin_engines(ort->pid, T);
+    row->cpu = o->no_pin ? -2 : pin_engines(ort->pid, T);
     CpuSample load0, load1;
     int have_load = cpuload_sample(ort->pid, &load0) == 0;
     int done = 0;
@@ -612,6 +613,7 @@ static void usage(FILE *f)
             "  --compile-timeout S give up on a ppcc compile after S seconds (600)\n"
             "  --wait-idle S       before each model and thread count, wait up to S seconds for\n"
             "                      other processes to use < %d%% of the CPUs (0: no wait; default)\n"
+            "  --no-pin            do not pin one-thread rows' engines to one CPU (see pin_engines)\n"
             "  --md FILE           write the Markdown report here (docs/benchmarks.md; '-' = none)\n"
             "  --command TEXT      the command to record in the report (default: this command line)\n",
             IDLE_PCT);
@@ -650,6 +652,10 @@ static int parse_options(int argc, char **argv, Options *o)
         STR_OPT("--md", md)
         STR_OPT("--command", command)
 #undef STR_OPT
+        if (!strcmp(a, "--no-pin")) {
+            o->no_pin = 1;
+            continue;
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             exit(0);

@@ -239,7 +239,7 @@ void bench_print_markdown(FILE *f, const BenchInfo *info, const BenchModel *mode
     fprintf(f, "- Models: torchvision architectures with seeded random weights, 1x3x224x224 f32 "
                "input, exported by tests/models/export.py (opset 13)\n");
     /* one-thread rows: where both engines ran (bench.c pin_engines) */
-    char pin_text[160] = "one-thread rows: both engines unpinned (CPU affinity could not be set)";
+    char pin_text[160] = "one-thread rows: engines not pinned to a CPU (--no-pin, or the affinity could not be set)";
     for (int k = 0; k < n_rows; k++)
         if (rows[k].threads == 1 && rows[k].cpu >= 0) {
             snprintf(pin_text, sizeof pin_text,
