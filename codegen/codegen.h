@@ -59,6 +59,8 @@ typedef struct CgOptions {
     const char *cc;           /* the C compiler driver that links CG_EMIT_SO ("cc" if NULL) */
     const char *producer;     /* PpcModelDesc.producer, e.g. "ppcc 0.1.0" */
     FILE *stats;              /* per-layer report (native kernel or fallback, workspace); NULL */
+    int64_t pattern_band_bytes; /* run a PatternPad + PatternConv pair in bands of rows whose
+                                   copies take at most this many bytes (0: never; lower_pattern.c) */
 } CgOptions;
 
 /* Compile g (shape-inferred; memory-planned by plan-memory or not: codegen then plans simply)
@@ -124,6 +126,7 @@ struct CgNodeCode {
     enum { CG_CODE_FALLBACK = 0, CG_CODE_NATIVE, CG_CODE_VIEW } kind;
     CgKernelCall *call;        /* CG_CODE_NATIVE: the lowering (blobs already turned to globals) */
     LLVMValueRef task;         /* CG_CODE_NATIVE: void task(void *bufs, int64 b, int64 e) */
+    LLVMValueRef task_off;     /* banded: task(bufs, b + off, e + off), off in bufs[CG_MAX_BUFS-1] */
     LLVMValueRef blob_gv[CG_MAX_BLOBS];
     LLVMValueRef node_gv;      /* CG_CODE_FALLBACK: the constant Node (created on demand) */
 };

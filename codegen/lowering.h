@@ -29,6 +29,9 @@ typedef struct CgTarget {
     int vector_bits; /* widest usable vector register: 512, 256 or 128 */
     int vregs;       /* number of vector registers */
     int has_fma;
+    /* not a fact of the target but of the compile (CgOptions.pattern_band_bytes, 0 with
+     * debug_layers): the L2 budget of a band of pattern-conv input copies, 0 = no banding */
+    int64_t band_bytes;
 } CgTarget;
 
 typedef enum CgBufKind {
@@ -46,6 +49,7 @@ typedef struct CgBuf {
 #define CG_MAX_BUFS 16
 #define CG_MAX_BLOBS 8
 #define CG_MAX_PARAMS 1024
+#define CG_MAX_BANDS 64
 
 typedef struct CgKernelCall {
     const char *range_fn;              /* kernel function name in the bitcode */
@@ -60,6 +64,10 @@ typedef struct CgKernelCall {
     size_t blob_size[CG_MAX_BLOBS];
     int blob_align[CG_MAX_BLOBS];      /* bytes, e.g. 64 */
     char note[128];                    /* for --stats: e.g. "conv NCHW16c 3x3 s1 tile 2x12" */
+    /* banded pair (lower_pattern.c): a PatternPad and the PatternConv right after it run band
+     * by band, pad then conv (native.c), band k = work items [band_lo[k], band_hi[k]) */
+    int n_bands;
+    int64_t band_lo[CG_MAX_BANDS], band_hi[CG_MAX_BANDS];
 } CgKernelCall;
 
 /* Returns 1 and fills *call if this lowering handles node n, 0 if not (try the next one / the

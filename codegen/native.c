@@ -47,9 +47,11 @@ int cg_native_prepare(Cg *c, int i, Diag *d)
     const Node *n = &g->nodes[i];
     CgKernelCall *call = xmalloc(sizeof *call);
     const CgLowering *l = cg_lowerings;
+    CgTarget t = c->o->target->facts;
+    t.band_bytes = c->o->debug_layers ? 0 : c->o->pattern_band_bytes; /* layers run one node at a time */
     for (; l->lower; l++) {
         cg_call_init(call, NULL);
-        int r = l->lower(g, n, &c->o->target->facts, call, d);
+        int r = l->lower(g, n, &t, call, d);
         if (r == 1) break;
         cg_call_free(call);
         if (r < 0) {
@@ -92,15 +94,33 @@ int cg_native_prepare(Cg *c, int i, Diag *d)
     LLVMDisposeBuilder(b);
     nc->task = task;
     nc->kind = CG_CODE_NATIVE;
+    if (nc->call->n_bands > 0) { /* the banded wrapper: the range offset comes in bufs[CG_MAX_BUFS-1] */
+        snprintf(name, sizeof name, "task.%d.band", i);
+        LLVMValueRef tw = LLVMAddFunction(c->mod, name, c->t_task);
+        LLVMSetLinkage(tw, LLVMInternalLinkage);
+        LLVMBuilderRef bw = LLVMCreateBuilderInContext(c->ctx);
+        LLVMPositionBuilderAtEnd(bw, LLVMAppendBasicBlockInContext(c->ctx, tw, "entry"));
+        LLVMValueRef last = LLVMConstInt(c->t_i64, CG_MAX_BUFS - 1, 0);
+        LLVMValueRef off = LLVMBuildPtrToInt(
+            bw, LLVMBuildLoad2(bw, c->t_ptr, LLVMBuildInBoundsGEP2(bw, c->t_ptr, LLVMGetParam(tw, 0), &last, 1, ""), ""),
+            c->t_i64, "off");
+        LLVMValueRef wargs[3] = {LLVMGetParam(tw, 0), LLVMBuildAdd(bw, LLVMGetParam(tw, 1), off, ""),
+                                 LLVMBuildAdd(bw, LLVMGetParam(tw, 2), off, "")};
+        LLVMBuildCall2(bw, c->t_task, task, wargs, 3, "");
+        LLVMBuildRetVoid(bw);
+        LLVMDisposeBuilder(bw);
+        nc->task_off = tw;
+    }
     return 1;
 }
 
-int cg_native_emit(Cg *c, CgFn *f, int i, Diag *d)
+/* Work items [lo, hi) of node i: its buffers into the bufs array, then the task (directly when
+ * the range is no larger than the grain, else through host->parallel_for). off >= 0: through
+ * the banded wrapper, the range shifted by off. */
+static void emit_range(Cg *c, CgFn *f, int i, int64_t lo, int64_t hi, int banded)
 {
-    (void)d;
     const CgNodeCode *nc = &c->code[i];
     const CgKernelCall *call = nc->call;
-    if (call->n_work == 0) return 0;
     if (!f->s_bufs) f->s_bufs = cg_entry_alloca(c, f, LLVMArrayType(c->t_ptr, CG_MAX_BUFS), "bufs");
     for (int k = 0; k < call->n_bufs; k++) {
         const CgBuf *bf = &call->bufs[k];
@@ -110,17 +130,51 @@ int cg_native_emit(Cg *c, CgFn *f, int i, Diag *d)
         LLVMValueRef idx = LLVMConstInt(c->t_i64, (unsigned long long)k, 0);
         LLVMBuildStore(c->b, v, LLVMBuildInBoundsGEP2(c->b, c->t_ptr, f->s_bufs, &idx, 1, ""));
     }
-    LLVMValueRef n_work = LLVMConstInt(c->t_i64, (unsigned long long)call->n_work, 0);
-    if (call->n_work <= call->grain) {
-        LLVMValueRef args[3] = {f->s_bufs, LLVMConstInt(c->t_i64, 0, 0), n_work};
-        LLVMBuildCall2(c->b, c->t_task, nc->task, args, 3, "");
-        return 0;
+    LLVMValueRef task = nc->task;
+    if (banded) {
+        LLVMValueRef idx = LLVMConstInt(c->t_i64, CG_MAX_BUFS - 1, 0);
+        LLVMBuildStore(c->b, LLVMConstIntToPtr(LLVMConstInt(c->t_i64, (unsigned long long)lo, 0), c->t_ptr),
+                       LLVMBuildInBoundsGEP2(c->b, c->t_ptr, f->s_bufs, &idx, 1, ""));
+        task = nc->task_off, hi -= lo, lo = 0;
+    }
+    LLVMValueRef b = LLVMConstInt(c->t_i64, (unsigned long long)lo, 0), e = LLVMConstInt(c->t_i64, (unsigned long long)hi, 0);
+    if (hi - lo <= call->grain) {
+        LLVMValueRef args[3] = {f->s_bufs, b, e};
+        LLVMBuildCall2(c->b, c->t_task, task, args, 3, "");
+        return;
     }
     LLVMValueRef pf = LLVMBuildLoad2(c->b, c->t_ptr,
                                      LLVMBuildStructGEP2(c->b, c->t_host, f->host, 0, ""), "parallel_for");
     LLVMValueRef pool = LLVMBuildLoad2(c->b, c->t_ptr, LLVMBuildStructGEP2(c->b, c->t_host, f->host, 1, ""), "pool");
-    LLVMValueRef args[5] = {pool, nc->task, f->s_bufs, n_work,
-                            LLVMConstInt(c->t_i64, (unsigned long long)call->grain, 0)};
+    LLVMValueRef args[5] = {pool, task, f->s_bufs, e, LLVMConstInt(c->t_i64, (unsigned long long)call->grain, 0)};
     LLVMBuildCall2(c->b, c->t_pfor, pf, args, 5, "");
+}
+
+int cg_native_emit(Cg *c, CgFn *f, int i, Diag *d)
+{
+    const CgKernelCall *call = c->code[i].call;
+    if (call->n_work == 0) return 0;
+    if (call->n_bands == 0 || f->is_layer) {
+        /* a layer entry point runs one node: only compiles without banding have them */
+        if (call->n_bands) return diag_error(d, "internal error: banded node %d in a layer entry point", i);
+        emit_range(c, f, i, 0, call->n_work, 0);
+        return 0;
+    }
+    /* a banded pair: the PatternPad (i) emits both itself and its PatternConv (i + 1), band by
+     * band; the conv's own turn emits nothing */
+    const Graph *g = c->g;
+    const Node *n = &g->nodes[i];
+    if (n->op == OP_PATTERN_CONV) {
+        const CgKernelCall *pad = i > 0 && c->code[i - 1].kind == CG_CODE_NATIVE ? c->code[i - 1].call : NULL;
+        if (pad && pad->n_bands == call->n_bands && g->nodes[i - 1].op == OP_PATTERN_PAD) return 0;
+        return diag_error(d, "internal error: banded PatternConv %d without its PatternPad", i);
+    }
+    const CgKernelCall *conv = i + 1 < g->n_nodes && c->code[i + 1].kind == CG_CODE_NATIVE ? c->code[i + 1].call : NULL;
+    if (n->op != OP_PATTERN_PAD || !conv || conv->n_bands != call->n_bands || g->nodes[i + 1].op != OP_PATTERN_CONV)
+        return diag_error(d, "internal error: banded PatternPad %d without its PatternConv", i);
+    for (int k = 0; k < call->n_bands; k++) {
+        emit_range(c, f, i, call->band_lo[k], call->band_hi[k], 1);
+        emit_range(c, f, i + 1, conv->band_lo[k], conv->band_hi[k], 1);
+    }
     return 0;
 }

@@ -49,6 +49,9 @@ static const char *usage_text =
     "  --pattern-conv=MODE   pattern-pruned convs (ppcc --prune): auto (default) uses the sparse\n"
     "                        kernel where its cost model predicts it faster than the dense one,\n"
     "                        sparse everywhere it applies, dense never (docs/codegen.md)\n"
+    "  --pattern-band KB     run a pattern conv whose input copies exceed KB KiB in bands of\n"
+    "                        rows whose copies fit KB KiB (L2), pad and conv band by band\n"
+    "                        (default 1024; 0: never; off with --debug-layers; docs/codegen.md)\n"
     "  --tune                time the cost model's best schedules of each pruned conv (and the\n"
     "                        dense conv) on this machine and keep the fastest (--emit=so, host)\n"
     "  --tuning-cache FILE   with --tune: reuse and extend the measurements in FILE (keyed by\n"
@@ -82,7 +85,7 @@ static const char *usage_text =
 enum {
     OPT_EMIT = 256, OPT_SHAPE, OPT_PASSES, OPT_PRINT_PIPELINE, OPT_DUMP_BEFORE, OPT_DUMP_AFTER,
     OPT_DUMP_DIR, OPT_TIME_PASSES, OPT_VERIFY_EACH, OPT_CHECK_EACH, OPT_SEED, OPT_STATS, OPT_JSON,
-    OPT_VERSION, OPT_TARGET, OPT_CPU, OPT_DEBUG_LAYERS, OPT_PATTERN_CONV, OPT_TUNE, OPT_TUNING_CACHE,
+    OPT_VERSION, OPT_TARGET, OPT_CPU, OPT_DEBUG_LAYERS, OPT_PATTERN_CONV, OPT_PATTERN_BAND, OPT_TUNE, OPT_TUNING_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -105,6 +108,7 @@ static const struct option long_opts[] = {
     {"cpu", required_argument, 0, OPT_CPU},
     {"debug-layers", no_argument, 0, OPT_DEBUG_LAYERS},
     {"pattern-conv", required_argument, 0, OPT_PATTERN_CONV},
+    {"pattern-band", required_argument, 0, OPT_PATTERN_BAND},
     {"tune", no_argument, 0, OPT_TUNE},
     {"tuning-cache", required_argument, 0, OPT_TUNING_CACHE},
     PRUNE_LONG_OPTIONS
@@ -323,6 +327,7 @@ static int compile(Options *o)
             fail(NULL, d.msg);
             goto out;
         }
+        tune.band_bytes = o->pc.pattern_band_bytes;
         o->pc.pattern_tune = 1;
         o->pc.pattern_time = tune_time_graphs;
         o->pc.pattern_time_ctx = &tune;
@@ -350,6 +355,7 @@ static int compile(Options *o)
         co.target = &td;
         co.opt_level = o->opt_level;
         co.debug_layers = o->debug_layers;
+        co.pattern_band_bytes = o->pc.pattern_band_bytes;
         co.fallback_lib = fallback[0] ? fallback : NULL;
         co.producer = "ppcc " PPCC_VERSION;
         co.stats = o->stats ? stderr : NULL;
@@ -382,6 +388,7 @@ int main(int argc, char **argv)
     o.emit = "so";
     o.opt_level = 2;
     pass_context_init(&o.pc);
+    o.pc.pattern_band_bytes = 1024 * 1024;
     prune_cli_init(&o.prune);
     Diag d = {{0}};
     int argi = 1;
@@ -437,6 +444,13 @@ int main(int argc, char **argv)
             else if (!strcmp(optarg, "dense")) o.pc.pattern_mode = -1;
             else return fail(NULL, "--pattern-conv expects auto, sparse or dense");
             break;
+        case OPT_PATTERN_BAND: {
+            char *end;
+            long kb = strtol(optarg, &end, 10);
+            if (!*optarg || *end || kb < 0 || kb > (1L << 30)) return fail(NULL, "--pattern-band expects KiB, 0 or more");
+            o.pc.pattern_band_bytes = (int64_t)kb * 1024;
+            break;
+        }
         case OPT_TUNE: o.tune = 1; break;
         case OPT_TUNING_CACHE:
             if (!*optarg || ir_path_is_special(optarg)) return fail(NULL, "--tuning-cache expects a regular file path");

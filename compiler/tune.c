@@ -74,6 +74,7 @@ static int cand_open(TuneCtx *t, const Graph *g, TuneCand *c, Diag *d)
     co.opt_level = 2;
     co.fallback_lib = t->fallback;
     co.producer = "ppcc --tune";
+    co.pattern_band_bytes = t->band_bytes;
     if (cg_compile(g, &co, c->path, d)) return -1;
     PpcrtSessionOptions so = {.n_threads = 1};
     if (ppcrt_model_load(c->path, &c->m) || ppcrt_session_create(c->m, &so, &c->s))

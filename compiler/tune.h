@@ -10,6 +10,7 @@ typedef struct TuneCtx {
     const char *fallback;   /* libppcfallback.a */
     char dir[512];          /* private temporary directory */
     int count;
+    int64_t band_bytes;     /* CgOptions.pattern_band_bytes of the model's compile (set after tune_init) */
 } TuneCtx;
 
 int tune_init(TuneCtx *t, const CgTargetDesc *td, const char *fallback, Diag *d);

@@ -42,6 +42,7 @@ typedef struct PassContext {
     int (*pattern_time)(void *time_ctx, const Graph *const *layers, int n, double *ms, Diag *d);
     void *pattern_time_ctx;
     const char *tuning_cache;
+    int64_t pattern_band_bytes;      /* codegen's banding budget (ppcc --pattern-band): part of the tuning key */
     const char *target_cpu;
     struct PatTuneCache *tune_cache; /* internal: the loaded cache during the pass */
     /* Options (and result) of the "prune" pass, see passes/prune_pass.h; NULL = its defaults. */

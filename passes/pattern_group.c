@@ -324,14 +324,14 @@ static void tune_key(const Graph *g, int i, const PatLayer *L, const PassContext
         if (*c == ' ' || *c == ';') *c = '_';
     snprintf(key, n,
              "kv=%d;cpu=%s;x=%lldx%lldx%lldx%lld%s;m=%lld;k=%lldx%lld;s=%lldx%lld;d=%lldx%lld;p=%lld,%lld,%lld,%lld;"
-             "res=%d;act=%s;v=%d;nk=%lld;sig=%016llx",
+             "res=%d;act=%s;v=%d;nk=%lld;band=%lld;sig=%016llx",
              KPAT_KERNEL_VERSION, cpu, (long long)x->dims[0], (long long)L->C, (long long)L->geo.in[0], (long long)L->geo.in[1],
              x->rank == 5 ? "b" : "", (long long)L->M, (long long)L->KH, (long long)L->KW,
              (long long)L->geo.stride[0], (long long)L->geo.stride[1], (long long)L->geo.dilation[0],
              (long long)L->geo.dilation[1], (long long)L->geo.pad_begin[0], (long long)L->geo.pad_begin[1],
              (long long)L->geo.pad_end[0], (long long)L->geo.pad_end[1], nd->n_in > 3 && nd->in[3] >= 0,
              ir_attr_str(nd, "activation", "none"), ctx->target_vector_bits, (long long)L->NK,
-             (unsigned long long)h);
+             (long long)ctx->pattern_band_bytes, (unsigned long long)h);
 }
 
 #define TUNE_CANDIDATES 6

@@ -12,7 +12,8 @@
  *
  * Storage groups. Values that share bytes form a group (a weighted union-find: each value has
  * an offset inside its group's root storage); the group lives from its first definition to its
- * last use (graph outputs: to the end of the run). Walking the nodes in order:
+ * last use (graph outputs: to the end of the run; a PatternPad's input to the end of the
+ * PatternConv after it, which codegen may interleave with it band by band). Walking the nodes in order:
  *   views        Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout's output 0 and a
  *                LayoutTransform whose source and result have the same bytes (src = dst, or
  *                C % 16 == 0 with all spatial dims 1) alias their input;
@@ -144,6 +145,14 @@ static void pm_life(const Graph *g, Life *L)
             if (n->in[k] >= 0) L->last[n->in[k]] = i, L->live[n->in[k]] = 1;
     }
     for (int k = 0; k < g->n_outputs; k++) L->last[g->outputs[k]] = g->n_nodes, L->live[g->outputs[k]] = 1;
+    /* a PatternPad and the PatternConv right after it that reads its copies may run interleaved,
+     * band by band (codegen/lower_pattern.c): the pad's input is read until the conv ends */
+    for (int i = 0; i + 1 < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i], *c = &g->nodes[i + 1];
+        if (n->op != OP_PATTERN_PAD || c->op != OP_PATTERN_CONV || c->n_in < 1 || c->in[0] != n->out[0]) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0 && L->last[n->in[k]] == i) L->last[n->in[k]] = i + 1;
+    }
     for (int v = 0; v < nv; v++)
         if (L->last[v] < L->def[v]) L->last[v] = L->def[v];
 }

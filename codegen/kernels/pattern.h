@@ -29,6 +29,9 @@
  *          single kernels (8..11): weights [n, G, NT], offsets [n] (c * chan_stride * 4 bytes |
  *          slot, slot = 16 * block-in-group + filter, chan_stride a multiple of 16 floats), the
  *          second slots [n] (pairs; none for singles), runs per (group, channel block, pattern).
+ * Banded (lower_pattern.c band_rows, when the copies are large): the pad's items are (image,
+ * band, channel block) and write one band of copy rows into a buffer of chb rows per copy; the
+ * conv's tile row is taken modulo its band; codegen/native.c runs pad and conv band by band.
  * PatternPad work item = (image n, channel block of 16) for blocked input, (n, channel) for plain;
  * element by element, the source of each copy element computed as ir/pattern.c defines it.
  * Buffers: 0 x, 1 planes.
@@ -49,6 +52,7 @@ typedef struct KPatParams {
     int64_t y_img;           /* floats per image of y: MB * OH * OW * 16 */
     int32_t m, mb, oh, ow, pw, cw, ncb, k, nt; /* pw: flat grid width; cw: rows' stride */
     int32_t og;              /* output blocks per work item (1 .. KPAT_OGMAX) */
+    int32_t band_tr;         /* banded: tile rows per band, the copies hold one band (0: all) */
     int32_t act;
     float alpha, beta;
     int32_t off[KPAT_KMAX][KPAT_NTMAX];
@@ -82,6 +86,9 @@ KC_INLINE void kpat_transpose16(kc_v16 *t)
 typedef struct KPadParams {
     int64_t n_work;
     int32_t c, cb, h, w, sh, sw, pt, pl, ph, pw, blocked, flat, nc, ch, cw;
+    /* banded (rows mode, lower_pattern.c kpat_band): nrb bands per image, band b = copy rows
+     * [b*step, b*step + chb) written to rows [0, chb) of a buffer of chb rows per copy; 0 = none */
+    int32_t nrb, step, chb;
     int32_t copies[KPAT_CMAX][3];
 } KPadParams;
 
@@ -137,9 +144,10 @@ KC_INLINE int32_t kpat_pad_run(const KPadParams *p, const float *xs, float *dst,
  * element written once (zeros where the copy reads padding). Flat mode (small images): zero
  * everything, then each source row's segment to where the copy wants it (index
  * pi*PW + pj - dy*PW - dx). */
-KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out, int lanes)
+KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out, int lanes, int32_t i0, int32_t i1)
 {
-    const int64_t csz = (int64_t)p->ch * p->cw, chan = p->nc * csz, nch = lanes ? lanes : 1;
+    const int64_t rows = p->nrb ? p->chb : p->ch; /* rows per copy in out */
+    const int64_t csz = rows * p->cw, chan = p->nc * csz, nch = lanes ? lanes : 1;
     if (p->flat)
         for (int64_t l = 0; l < nch; l++)
             for (int64_t e = 0; e < chan; e += KC_VL) kc_store(out + l * chan + e, kc_splat(0.0f));
@@ -157,9 +165,9 @@ KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out,
              * data written next overwrites their data part): element loops here became a
              * memset call per row and lane */
             const int32_t zl = (j0 + KC_VL - 1) / KC_VL * KC_VL, zr = j1 > 0 ? j1 / KC_VL * KC_VL : 0;
-            for (int32_t i = 0; i < p->ch; i++) {
+            for (int32_t i = i0; i < i1; i++) {
                 const int32_t pi = i + dy, h = p->sh * pi + a - p->pt;
-                float *row = os + (int64_t)i * p->cw;
+                float *row = os + (int64_t)(i - i0) * p->cw;
                 const int data = pi < p->ph && h >= 0 && h < p->h && j0 < j1;
                 for (int64_t l = 0; l < nch; l++) {
                     float *rl = row + l * chan;
@@ -188,15 +196,21 @@ KC_INLINE void kpat_pad_item(const KPadParams *p, void *const *bufs, int64_t it)
 {
     const float *x = bufs[0];
     float *out = bufs[1];
-    const int64_t chan = (int64_t)p->nc * p->ch * p->cw;
+    const int64_t nch = p->blocked ? p->cb : p->c, nrb = p->nrb ? p->nrb : 1;
+    const int64_t n = it / (nrb * nch), rem = it - n * nrb * nch, b = rem / nch, c = rem - b * nch;
+    /* unbanded: all rows, image n's copies; banded: band b's rows into the one band buffer */
+    int32_t i0 = 0, i1 = p->ch;
+    int64_t chan = (int64_t)p->nc * p->ch * p->cw, img = n * p->c;
+    if (p->nrb) {
+        i0 = (int32_t)b * p->step, i1 = i0 + p->chb < p->ch ? i0 + p->chb : p->ch;
+        chan = (int64_t)p->nc * p->chb * p->cw, img = 0;
+    }
     if (p->blocked) {
-        const int64_t n = it / p->cb, cb = it % p->cb;
-        const int lanes = p->c - cb * KC_VL < KC_VL ? (int)(p->c - cb * KC_VL) : KC_VL;
-        kpat_pad_copies(p, x + (n * p->cb + cb) * (int64_t)p->h * p->w * KC_VL, out + (n * p->c + cb * KC_VL) * chan,
-                        lanes);
+        const int lanes = p->c - c * KC_VL < KC_VL ? (int)(p->c - c * KC_VL) : KC_VL;
+        kpat_pad_copies(p, x + (n * p->cb + c) * (int64_t)p->h * p->w * KC_VL, out + (img + c * KC_VL) * chan, lanes,
+                        i0, i1);
     } else {
-        const int64_t n = it / p->c, c = it % p->c;
-        kpat_pad_copies(p, x + (n * p->c + c) * (int64_t)p->h * p->w, out + (n * p->c + c) * chan, 0);
+        kpat_pad_copies(p, x + (n * p->c + c) * (int64_t)p->h * p->w, out + (img + c) * chan, 0, i0, i1);
     }
 }
 
@@ -277,7 +291,7 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
         q0 = tile * U * KC_VL;
     } else {
         tr = tile / p->tiles_c, tc = tile - tr * p->tiles_c;
-        q0 = tr * R * p->cw + tc * U * KC_VL;
+        q0 = (p->band_tr ? tr % p->band_tr : tr) * R * p->cw + tc * U * KC_VL;
     }
     const float *xb = xp + n * p->img_stride + q0;
     enum { SLOT = KPAT_RUMAX * KC_VL }; /* floats per slot at most; R*U*16 used */

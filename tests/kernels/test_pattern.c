@@ -39,7 +39,7 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
 static int verbose;
 /* native PatternConv calls whose lowering paired kernels / grouped blocks of filters (parsed from
  * the call's note): the tests below check both paths of the kernel ran */
-static int n_paired, n_grouped;
+static int n_paired, n_grouped, n_banded;
 
 static uint64_t rng_next(uint64_t *s) { return ir_rand_next(s); }
 static float rng_unif(uint64_t *s) { return (float)((double)(rng_next(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
@@ -230,6 +230,62 @@ static int native_node(const Graph *g, int i, Tensor **vals, const Tensor *want,
     return fail;
 }
 
+/* Bufs of a lowered call: blobs, values from vals, the output `out`. */
+static void call_bufs(const CgKernelCall *call, const Node *n, Tensor **vals, void *out, void **bufs)
+{
+    for (int b = 0; b < call->n_bufs; b++) {
+        const CgBuf *cb = &call->bufs[b];
+        if (cb->kind == CG_BUF_NONE) bufs[b] = NULL;
+        else if (cb->kind == CG_BUF_BLOB) bufs[b] = call->blobs[cb->blob];
+        else bufs[b] = cb->value == n->out[0] ? out : vals[cb->value]->data;
+    }
+}
+
+/* The PatternPad (node i) and its PatternConv (i + 1) lowered banded (a band budget of `kb`
+ * KiB, codegen/lower_pattern.c) and run as codegen/native.c runs them, band by band, pad then
+ * conv: the conv's output against the interpreter's (want). Returns 1 on failure, 0 when the
+ * lowering did not band (nothing to test) or the output matches. */
+static int native_pair(const Graph *g, int i, Tensor **vals, const Tensor *want, int64_t kb, const char *desc)
+{
+    const Node *pn = &g->nodes[i], *cn = &g->nodes[i + 1];
+    CgTarget tg = {.is_x86 = 1, .vector_bits = 512, .vregs = 32, .has_fma = 1, .band_bytes = kb * 1024};
+    CgKernelCall pc, cc;
+    Diag d = {{0}};
+    if (cg_lower_pattern_pad(g, pn, &tg, &pc, &d) != 1) return fprintf(stderr, "FAIL %s: banded pad not lowered\n", desc), 1;
+    if (cg_lower_pattern_conv(g, cn, &tg, &cc, &d) != 1) {
+        cg_call_free(&pc);
+        return fprintf(stderr, "FAIL %s: banded conv not lowered\n", desc), 1;
+    }
+    int fail = pc.n_bands != cc.n_bands;
+    if (fail) fprintf(stderr, "FAIL %s: pad has %d bands, conv %d\n", desc, pc.n_bands, cc.n_bands);
+    if (!fail && pc.n_bands > 0) {
+        n_banded++;
+        const Value *cv = &g->values[pn->out[0]];
+        float *copies = xcalloc((size_t)ir_value_numel(cv), sizeof(float));
+        Tensor *out = tensor_new(want->dtype, want->rank, want->dims);
+        for (int64_t k = 0; k < ir_value_numel(&g->values[cn->out[0]]); k++) ((float *)out->data)[k] = 1e30f;
+        void *pb[CG_MAX_BUFS], *cbf[CG_MAX_BUFS];
+        call_bufs(&pc, pn, vals, copies, pb);
+        call_bufs(&cc, cn, vals, out->data, cbf);
+        cbf[0] = copies; /* the conv reads the band the pad just wrote */
+        KPatRangeFn pf = kpat_find_range(pc.range_fn), cf = kpat_find_range(cc.range_fn);
+        for (int k = 0; k < pc.n_bands; k++) {
+            pf(pc.params, pb, pc.band_lo[k], pc.band_hi[k]);
+            cf(cc.params, cbf, cc.band_lo[k], cc.band_hi[k]);
+        }
+        double scale, err = max_err(out->data, want->data, ir_value_numel(&g->values[cn->out[0]]), &scale);
+        fail = !(err <= 1e-5 * fmax(scale, 1.0));
+        if (fail || verbose)
+            fprintf(stderr, "%s %s: banded pad + conv (%d bands, %lld KiB): max err %.3g [%s]\n", fail ? "FAIL" : "ok  ",
+                    desc, pc.n_bands, (long long)kb, err, cc.note);
+        tensor_free(out);
+        free(copies);
+    }
+    cg_call_free(&pc);
+    cg_call_free(&cc);
+    return fail;
+}
+
 static int conv_is_chain(const Node *n) { return n->name && !strcmp(n->name, "conv2"); }
 
 /* Returns the number of failures of one case. */
@@ -313,6 +369,8 @@ static int run_case(const Case *c, uint64_t seed)
             break;
         }
         if (n->op == OP_PATTERN_PAD || n->op == OP_PATTERN_CONV) fails += native_node(g2, i, vals, out[0], &rs, desc);
+        if (n->op == OP_PATTERN_CONV && i > 0 && g2->nodes[i - 1].op == OP_PATTERN_PAD) /* smallest bands */
+            fails += native_pair(g2, i - 1, vals, out[0], 1, desc);
         for (int k = 0; k < n->n_out; k++)
             if (n->out[k] >= 0) vals[n->out[k]] = out[k];
     }
@@ -405,6 +463,7 @@ START_TEST(test_random)
     }
     ck_assert_int_eq(fails, 0);
     ck_assert_msg(n_paired > 0 && n_grouped > 0, "paired %d, grouped %d: both kernel paths must run", n_paired, n_grouped);
+    ck_assert_msg(n_banded > 0, "no banded pad + conv pair ran");
 }
 END_TEST
 

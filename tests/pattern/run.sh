@@ -5,6 +5,7 @@
 #      pruned conv forced sparse (--pattern-conv=sparse): --stats lists PatternConv layers run
 #      natively; outputs equal the interpreter on the --save-pruned model (relative L2 <= 1e-4)
 #      at 1 and 2 threads;
+#   1b. the same pruned model with --pattern-band 1: every rows-mode pad + conv pair banded;
 #   2. the same with --pattern-conv=auto (the cost model's choice) and =dense;
 #   3. torchvision resnet18 (tests/models/export.py) pruned by magnitude projection (fast; the
 #      structure, not the accuracy, is under test) at connectivity 0 and 0.72, compiled sparse:
@@ -48,6 +49,21 @@ if "$PPCC" "$M" --prune --synthetic-range 0,1 --connectivity 0.5 --synthetic-sam
   compare mnist-sparse "$TMP/ms.so" "$TMP/mp.onnx" 5
 else
   bad "mnist: ppcc --prune --pattern-conv=sparse failed: $(tail -1 "$TMP/err")"
+fi
+
+# 1b. banded PatternPad + PatternConv (codegen/lower_pattern.c): with a 1 KiB band budget every
+#     rows-mode pair of the MNIST model runs band by band (the pad's input then stays live until
+#     the conv ends: plan-memory); outputs equal the interpreter; --pattern-band errors
+if [ -f "$TMP/mp.onnx" ] && "$PPCC" "$TMP/mp.onnx" --pattern-conv=sparse --pattern-band 1 --stats -o "$TMP/mb.so" \
+     2> "$TMP/err"; then
+  n=$(grep -c "bands of [0-9]* rows" "$TMP/err")
+  [ "$n" = 3 ] && ok || bad "mnist --pattern-band 1: expected 3 banded PatternPads in --stats, got $n"
+  compare mnist-banded "$TMP/mb.so" "$TMP/mp.onnx" 8
+else
+  bad "mnist: --pattern-band 1 failed: $(tail -1 "$TMP/err")"
+fi
+if "$PPCC" "$M" --pattern-band -3 -o "$TMP/x.so" 2> "$TMP/err"; then bad "--pattern-band -3 accepted"; else
+  grep -q "expects KiB" "$TMP/err" && ok || bad "--pattern-band -3: $(cat "$TMP/err")"
 fi
 
 # 2. auto and dense
