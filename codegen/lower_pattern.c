@@ -24,6 +24,30 @@
 
 int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d);
 
+/* The PatternPad parameters of node n without banding; 0 if the kernel does not take it. */
+static int pad_params(const Graph *g, const Node *n, KPadParams *p)
+{
+    if (n->op != OP_PATTERN_PAD) return 0;
+    const Value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
+    if (x->dtype != DT_F32 || y->rank != 5 || y->dims[2] > KPAT_CMAX) return 0;
+    int c1 = 0, c2 = 0, c3 = 0, c4 = 0;
+    const int64_t *st = ir_attr_ints(n, "strides", &c1), *pads = ir_attr_ints(n, "pads", &c2);
+    const int64_t *plane = ir_attr_ints(n, "plane", &c3), *copies = ir_attr_ints(n, "copies", &c4);
+    if (!st || !pads || !plane || !copies || c1 != 2 || c2 != 2 || c3 != 2 || c4 != 3 * y->dims[2]) return 0;
+    const char *layout = ir_attr_str(n, "layout", NULL);
+    memset(p, 0, sizeof *p);
+    p->blocked = layout && !strcmp(layout, "NCHW16c");
+    p->flat = ir_attr_int(n, "flat", 0) != 0;
+    p->c = (int32_t)y->dims[1], p->cb = (int32_t)((y->dims[1] + KC_VL - 1) / KC_VL);
+    p->h = (int32_t)x->dims[2], p->w = (int32_t)x->dims[3];
+    p->sh = (int32_t)st[0], p->sw = (int32_t)st[1], p->pt = (int32_t)pads[0], p->pl = (int32_t)pads[1];
+    p->ph = (int32_t)plane[0], p->pw = (int32_t)plane[1];
+    p->nc = (int32_t)y->dims[2], p->ch = (int32_t)y->dims[3], p->cw = (int32_t)y->dims[4];
+    for (int s = 0; s < p->nc; s++)
+        for (int j = 0; j < 3; j++) p->copies[s][j] = (int32_t)copies[3 * s + j];
+    return 1;
+}
+
 /* Banding: when a layer's copies are more than BAND_MIN_FACTOR times the L2 budget
  * t->band_bytes, the PatternPad (node ci-1) and its PatternConv (node ci, the copies' only
  * reader) run band by band — pad the copy rows of band_tr tile rows (plus the rows those tiles
@@ -41,7 +65,8 @@ static int32_t band_rows(const Graph *g, int ci, const KPatTile *tile, const KPa
 {
     if (t->band_bytes <= 0 || tile->flat || ci < 1) return 0;
     const Node *conv = &g->nodes[ci], *pad = &g->nodes[ci - 1];
-    if (pad->dead || pad->op != OP_PATTERN_PAD || pad->out[0] != conv->in[0]) return 0;
+    KPadParams pp;
+    if (pad->dead || pad->out[0] != conv->in[0] || !pad_params(g, pad, &pp)) return 0; /* the pad must be native too */
     int uses = 0;
     for (int j = 0; j < g->n_nodes; j++)
         for (int k = 0; k < g->nodes[j].n_in && !g->nodes[j].dead; k++) uses += g->nodes[j].in[k] == conv->in[0];
@@ -62,26 +87,10 @@ static int32_t band_rows(const Graph *g, int ci, const KPatTile *tile, const KPa
 
 int cg_lower_pattern_pad(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
 {
-    (void)t, (void)d;
-    if (n->op != OP_PATTERN_PAD) return 0;
-    const Value *x = &g->values[n->in[0]], *y = &g->values[n->out[0]];
-    if (x->dtype != DT_F32 || y->rank != 5 || y->dims[2] > KPAT_CMAX) return 0;
-    int c1 = 0, c2 = 0, c3 = 0, c4 = 0;
-    const int64_t *st = ir_attr_ints(n, "strides", &c1), *pads = ir_attr_ints(n, "pads", &c2);
-    const int64_t *plane = ir_attr_ints(n, "plane", &c3), *copies = ir_attr_ints(n, "copies", &c4);
-    if (!st || !pads || !plane || !copies || c1 != 2 || c2 != 2 || c3 != 2 || c4 != 3 * y->dims[2]) return 0;
-    const char *layout = ir_attr_str(n, "layout", NULL);
+    (void)d;
     KPadParams p;
-    memset(&p, 0, sizeof p);
-    p.blocked = layout && !strcmp(layout, "NCHW16c");
-    p.flat = ir_attr_int(n, "flat", 0) != 0;
-    p.c = (int32_t)y->dims[1], p.cb = (int32_t)((y->dims[1] + KC_VL - 1) / KC_VL);
-    p.h = (int32_t)x->dims[2], p.w = (int32_t)x->dims[3];
-    p.sh = (int32_t)st[0], p.sw = (int32_t)st[1], p.pt = (int32_t)pads[0], p.pl = (int32_t)pads[1];
-    p.ph = (int32_t)plane[0], p.pw = (int32_t)plane[1];
-    p.nc = (int32_t)y->dims[2], p.ch = (int32_t)y->dims[3], p.cw = (int32_t)y->dims[4];
-    for (int s = 0; s < p.nc; s++)
-        for (int j = 0; j < 3; j++) p.copies[s][j] = (int32_t)copies[3 * s + j];
+    if (!pad_params(g, n, &p)) return 0;
+    const Value *y = &g->values[n->out[0]];
     const int64_t nch = p.blocked ? p.cb : p.c;
     p.n_work = y->dims[0] * nch;
     /* banded with the PatternConv after it when that conv's lowering bands (it decides) */
