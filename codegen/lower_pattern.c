@@ -67,11 +67,7 @@ static int32_t band_rows(const Graph *g, int ci, const KPatTile *tile, const KPa
     const Node *conv = &g->nodes[ci], *pad = &g->nodes[ci - 1];
     KPadParams pp;
     if (pad->dead || pad->out[0] != conv->in[0] || !pad_params(g, pad, &pp)) return 0; /* the pad must be native too */
-    int uses = 0;
-    for (int j = 0; j < g->n_nodes; j++)
-        for (int k = 0; k < g->nodes[j].n_in && !g->nodes[j].dead; k++) uses += g->nodes[j].in[k] == conv->in[0];
-    for (int k = 0; k < g->n_outputs; k++) uses += g->outputs[k] == conv->in[0];
-    if (uses != 1) return 0;
+    if (ir_value_use_count(g, conv->in[0]) != 1) return 0; /* the conv is the copies' only reader */
     const int64_t tiles_r = walk->tiles / walk->tiles_c, fixed = walk->ch - tiles_r * tile->r;
     const int64_t row_bytes = c * ncopy * walk->cw * 4;
     if (walk->ch * row_bytes <= BAND_MIN_FACTOR * t->band_bytes) return 0; /* in L2 or L3 anyway */
@@ -100,12 +96,12 @@ int cg_lower_pattern_pad(const Graph *g, const Node *n, const CgTarget *t, CgKer
         Diag dd;
         cg_call_init(cc, NULL);
         if (cg_lower_pattern_conv(g, &g->nodes[ni + 1], t, cc, &dd) == 1 && cc->n_bands > 0) {
+            /* the conv's band layout: band_tr tile rows of R rows per band, chan_stride = nc*chb*cw */
             const KPatParams *cp = (const KPatParams *)cc->params;
             const int32_t R = (int32_t)ir_attr_int(&g->nodes[ni + 1], "sched_rows", 1);
-            const int32_t tiles_r = (int32_t)(cp->tiles / cp->tiles_c);
             p.nrb = (int32_t)(cc->n_bands / y->dims[0]);
             p.step = cp->band_tr * R;
-            p.chb = p.ch - (tiles_r - cp->band_tr) * R;
+            p.chb = (int32_t)(cp->chan_stride / ((int64_t)p.nc * p.cw));
             p.n_work = y->dims[0] * p.nrb * nch;
         }
         cg_call_free(cc);

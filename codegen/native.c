@@ -115,8 +115,8 @@ int cg_native_prepare(Cg *c, int i, Diag *d)
 }
 
 /* Work items [lo, hi) of node i: its buffers into the bufs array, then the task (directly when
- * the range is no larger than the grain, else through host->parallel_for). off >= 0: through
- * the banded wrapper, the range shifted by off. */
+ * the range is no larger than the grain, else through host->parallel_for). banded: through the
+ * banded wrapper task, which gets [0, hi - lo) and adds lo (passed in bufs[CG_MAX_BUFS-1]). */
 static void emit_range(Cg *c, CgFn *f, int i, int64_t lo, int64_t hi, int banded)
 {
     const CgNodeCode *nc = &c->code[i];

@@ -86,7 +86,7 @@ KC_INLINE void kpat_transpose16(kc_v16 *t)
 typedef struct KPadParams {
     int64_t n_work;
     int32_t c, cb, h, w, sh, sw, pt, pl, ph, pw, blocked, flat, nc, ch, cw;
-    /* banded (rows mode, lower_pattern.c kpat_band): nrb bands per image, band b = copy rows
+    /* banded (rows mode, lower_pattern.c band_rows): nrb bands per image, band b = copy rows
      * [b*step, b*step + chb) written to rows [0, chb) of a buffer of chb rows per copy; 0 = none */
     int32_t nrb, step, chb;
     int32_t copies[KPAT_CMAX][3];
