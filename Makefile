@@ -265,7 +265,7 @@ bench: all $(BENCH_BIN) $(FMA_PEAK_BIN) bench-setup
 	    $(BENCH_DIR)/fma_peak.txt
 
 # A/B timing of compiled models in one process (bench/ab.c): `make bench-ab`, then
-#   build/bench/ab [--threads N] [--rounds R] [--batch B] old.so new.so
+#   build/bench/ab [--threads N] [--rounds R] [--batch B] [--layers] old.so new.so
 AB_BIN = $(BENCH_DIR)/ab
 .PHONY: bench-ab
 bench-ab: $(AB_BIN)

@@ -6,10 +6,10 @@
  * compiled one (pattern_plan.h KPAT_TILES) and its walk must stay inside the planes. The tap
  * offsets of every pattern go into the parameter struct (constants of the specialised layer);
  * The IR's tables (w, idx, runs per block of 16 filters) are re-encoded for the kernel: per group
- * of sched_obs blocks, channel block and pattern, the kernels sorted by channel, two kernels of
- * one channel made a pair (tiles of at most KPAT_PAIR_RU vectors), channels decoded into byte
- * offsets with the accumulator slot in the low bits; the bias is copied into a blob padded to
- * whole blocks. Anything else returns 0 (the interpreter's kernel).
+ * of sched_obs blocks, channel block and pattern, the kernels sorted by channel, the kernels of
+ * one channel in groups of up to kpat_gmax (as many sets of accumulators as the target's
+ * registers hold for the tile), one record per group (channel and accumulator byte offsets,
+ * weights); the bias is copied into a blob padded to whole blocks. Anything else returns 0 (the interpreter's kernel).
  */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
@@ -201,27 +201,25 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
     if (p.chan_stride % KC_VL || (double)geo.c * (double)p.chan_stride * 4.0 >= 2147483648.0) return 0;
 
     /* Re-encode per (group of og blocks, channel block, pattern): the kernels of the group's
-     * blocks sorted by channel; two kernels of one channel become a pair (one set of input loads
-     * for two filters) when the tile leaves the registers for two sets of accumulators, the
-     * rest stay single. Kind 0: pairs (G = 2), kind 1: single kernels (G = 1). */
-    const int pairs = tile.r * tile.u <= KPAT_PAIR_RU;
-    const int64_t nb = nog * p.ncb * p.k, nt = geo.nt;
-    int32_t *run[2], *xo[2], *sl[2] = {NULL, NULL};
-    float *wg[2];
-    int64_t cnt[2] = {0, 0};
-    for (int kd = 0; kd < 2; kd++) {
-        const int64_t most = geo.nk / (2 - kd) + 16;
-        run[kd] = xcalloc((size_t)nb + 1, sizeof(int32_t));
-        xo[kd] = xcalloc((size_t)most, sizeof(int32_t));
-        wg[kd] = xcalloc((size_t)(most * (2 - kd) * nt), sizeof(float));
+     * blocks sorted by channel; the kernels of one channel (for different filters) go in groups
+     * of up to gmax, the most the tile's registers hold (pattern_plan.h kpat_gmax), which share
+     * their input loads; a record per group (kpat_rec_words: channel byte offset, accumulator
+     * byte offsets, weights) in the table of its size G, runs[b][G-1] where block b's groups of
+     * size G start. */
+    const int gmax = kpat_gmax(tile.r * tile.u, kpat_vregs16(t->vector_bits, t->vregs));
+    const int64_t nb = nog * p.ncb * p.k, nt = geo.nt, slot_bytes = (int64_t)tile.r * tile.u * KC_VL * 4;
+    int32_t *run = xcalloc((size_t)(nb + 1) * KPAT_GMAX, sizeof(int32_t)), *tab[KPAT_GMAX];
+    int64_t cnt[KPAT_GMAX] = {0}, cap[KPAT_GMAX];
+    for (int G = 1; G <= KPAT_GMAX; G++) {
+        cap[G - 1] = geo.nk / G + 16;
+        tab[G - 1] = xcalloc((size_t)(cap[G - 1] * kpat_rec_words(G, nt)), sizeof(int32_t));
     }
-    sl[0] = xcalloc((size_t)geo.nk / 2 + 16, sizeof(int32_t));
     int64_t *ent = xmalloc(((size_t)p.og * KC_VL * (size_t)geo.c + 1) * sizeof(int64_t)); /* (c, slot, k) keys */
     for (int64_t gi = 0; gi < nog; gi++)
         for (int64_t cb = 0; cb < p.ncb; cb++)
             for (int64_t q = 0; q < p.k; q++) {
                 const int64_t b = (gi * p.ncb + cb) * p.k + q;
-                run[0][b] = (int32_t)cnt[0], run[1][b] = (int32_t)cnt[1];
+                for (int G = 1; G <= KPAT_GMAX; G++) run[b * KPAT_GMAX + G - 1] = (int32_t)cnt[G - 1];
                 int64_t ne = 0;
                 for (int64_t ob = gi * p.og; ob < gi * p.og + p.og && ob < p.mb; ob++) {
                     const int64_t r = (ob * p.ncb + cb) * p.k + q;
@@ -232,21 +230,24 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
                 }
                 for (int64_t i = 1; i < ne; i++) /* insertion sort: runs are short */
                     for (int64_t j = i; j > 0 && ent[j] < ent[j - 1]; j--) {
-                        int64_t t = ent[j];
-                        ent[j] = ent[j - 1], ent[j - 1] = t;
+                        int64_t tmp = ent[j];
+                        ent[j] = ent[j - 1], ent[j - 1] = tmp;
                     }
                 for (int64_t i = 0; i < ne;) {
                     const int64_t c = ent[i] >> 40;
-                    const int kd = pairs && i + 1 < ne && ent[i + 1] >> 40 == c ? 0 : 1, G = 2 - kd;
-                    const int64_t e = cnt[kd]++;
-                    xo[kd][e] = (int32_t)(c * p.chan_stride * 4) | (int32_t)((ent[i] >> 32) & 255);
-                    if (G == 2) sl[kd][e] = (int32_t)((ent[i + 1] >> 32) & 255);
-                    for (int j = 0; j < G; j++)
-                        memcpy(wg[kd] + (e * G + j) * nt, w + (ent[i + j] & 0xffffffff) * nt, (size_t)nt * sizeof(float));
+                    int G = 1;
+                    while (G < gmax && i + G < ne && ent[i + G] >> 40 == c) G++;
+                    const int64_t words = kpat_rec_words(G, nt);
+                    int32_t *e = tab[G - 1] + cnt[G - 1]++ * words;
+                    e[0] = (int32_t)(c * p.chan_stride * 4);
+                    for (int j = 0; j < G; j++) {
+                        e[1 + j] = (int32_t)(((ent[i + j] >> 32) & 255) * slot_bytes);
+                        memcpy(e + 1 + G + j * nt, w + (ent[i + j] & 0xffffffff) * nt, (size_t)nt * sizeof(float));
+                    }
                     i += G;
                 }
             }
-    run[0][nb] = (int32_t)cnt[0], run[1][nb] = (int32_t)cnt[1];
+    for (int G = 1; G <= KPAT_GMAX; G++) run[nb * KPAT_GMAX + G - 1] = (int32_t)cnt[G - 1];
     free(ent);
 
     float *bias = NULL;
@@ -264,16 +265,9 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
     else
         cg_call_none(call);
     cg_call_value(call, n->out[0]);
-    for (int kd = 0; kd < 2; kd++) {
-        const int64_t e = cnt[kd] + 16;
-        cg_call_blob(call, wg[kd], (size_t)(e * (2 - kd) * nt) * sizeof(float), 64);
-        cg_call_blob(call, xo[kd], (size_t)e * sizeof(int32_t), 64);
-        if (sl[kd])
-            cg_call_blob(call, sl[kd], (size_t)e * sizeof(int32_t), 64);
-        else
-            cg_call_none(call);
-        cg_call_blob(call, run[kd], (size_t)(nb + 1) * sizeof(int32_t), 64);
-    }
+    cg_call_blob(call, run, (size_t)(nb + 1) * KPAT_GMAX * sizeof(int32_t), 64);
+    for (int G = 1; G <= KPAT_GMAX; G++)
+        cg_call_blob(call, tab[G - 1], (size_t)((cnt[G - 1] + 1) * kpat_rec_words(G, nt)) * sizeof(int32_t), 64);
     call->n_work = p.n_work;
     call->grain = 1;
     if (p.band_tr) { /* band b of image i: the items of tile rows [b*band_tr, (b+1)*band_tr) */
@@ -287,8 +281,10 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
             }
     }
     snprintf(call->note, sizeof call->note,
-             "pattern conv %lldx%lld K=%lld NT=%lld NK=%lld tile %s %dx%d cblock %lld, %d blocks/item, %lld pairs",
+             "pattern conv %lldx%lld K=%lld NT=%lld NK=%lld tile %s %dx%d cblock %lld, %d blocks/item, "
+             "groups of 4/3/2/1 kernels %lld/%lld/%lld/%lld",
              (long long)geo.m, (long long)geo.c, (long long)geo.k, (long long)geo.nt, (long long)geo.nk,
-             tile.flat ? "flat" : "rows", tile.r, tile.u, (long long)geo.cblock, (int)p.og, (long long)cnt[0]);
+             tile.flat ? "flat" : "rows", tile.r, tile.u, (long long)geo.cblock, (int)p.og, (long long)cnt[3],
+             (long long)cnt[2], (long long)cnt[1], (long long)cnt[0]);
     return 1;
 }

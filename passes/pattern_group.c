@@ -75,14 +75,14 @@ static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies
     return cb;
 }
 
-/* Kernels of each pattern that the lowering (codegen/lower_pattern.c) pairs when a work item
- * covers og blocks of 16 filters: per (group of blocks, channel, pattern), m kernels make m/2
- * pairs and m%2 singles. */
-static void count_pairs(const PatLayer *L, int og, int64_t *pairs, int64_t *singles)
+/* Groups of each pattern that the lowering (codegen/lower_pattern.c) builds when a work item
+ * covers og blocks of 16 filters and holds up to gmax sets of accumulators: per (group of
+ * blocks, channel, pattern), m kernels make m/gmax groups of gmax and one of m%gmax;
+ * grp[p * KPAT_GMAX + G-1] counts the groups of G kernels of pattern p. */
+static void count_groups(const PatLayer *L, int og, int gmax, int64_t *grp)
 {
     const int64_t gf = (int64_t)og * BLK;
-    memset(pairs, 0, KPAT_KMAX * sizeof(int64_t));
-    memset(singles, 0, KPAT_KMAX * sizeof(int64_t));
+    memset(grp, 0, KPAT_KMAX * KPAT_GMAX * sizeof(int64_t));
     for (int64_t m0 = 0; m0 < L->M; m0 += gf)
         for (int64_t c = 0; c < L->C; c++) {
             int64_t cnt[KPAT_KMAX] = {0};
@@ -90,7 +90,10 @@ static void count_pairs(const PatLayer *L, int og, int64_t *pairs, int64_t *sing
                 int id = L->ids[m * L->C + c];
                 if (id >= 0) cnt[id]++;
             }
-            for (int64_t p = 0; p < L->K; p++) pairs[p] += cnt[p] / 2, singles[p] += cnt[p] % 2;
+            for (int64_t p = 0; p < L->K; p++) {
+                grp[p * KPAT_GMAX + gmax - 1] += cnt[p] / gmax;
+                if (cnt[p] % gmax) grp[p * KPAT_GMAX + cnt[p] % gmax - 1]++;
+            }
         }
 }
 
@@ -104,9 +107,10 @@ static double shape_factor(const KPatTile *t) { return t->flat ? 1.2 : 1.0 + 0.0
 /* Predicted cycles of tile t for one image, PatternPad included; fills c (returns -1 if the tile
  * needs more copies than the kernel handles). Per kernel: its FMAs on two ports, its
  * loads (taps by the load plan, weight broadcasts, the filter's accumulators) on two ports, the
- * accumulator stores on one, plus 2 cycles of loop; a pair (tiles of at most 8 vectors) loads
- * the taps once for two filters; per run 12 (its end is mispredicted). */
-static int cost_tile(const PatLayer *L, const KPatTile *t, PatChoice *c)
+ * accumulator stores on one, plus 2 cycles of loop; a group of G kernels (as many as the
+ * registers hold, kpat_gmax) loads the taps once for G filters; per run 12 (its end is
+ * mispredicted), one run per group size. */
+static int cost_tile(const PatLayer *L, const KPatTile *t, int vregs16, PatChoice *c)
 {
     c->tile = *t;
     c->walk = kpat_walk(t, L->geo.out[0], L->geo.out[1], L->pw, L->maxdy);
@@ -121,18 +125,14 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, PatChoice *c)
     c->cblock = cblock_for(L, t, &c->copies, c->og);
     c->ncb = (L->C + c->cblock - 1) / c->cblock;
     const int ru = t->r * t->u;
-    int64_t pairs[KPAT_KMAX], singles[KPAT_KMAX];
-    if (ru <= KPAT_PAIR_RU) {
-        count_pairs(L, c->og, pairs, singles);
-    } else {
-        memset(pairs, 0, sizeof pairs);
-        memcpy(singles, L->hist, sizeof singles);
-    }
+    const int gmax = kpat_gmax(ru, vregs16);
+    int64_t grp[KPAT_KMAX * KPAT_GMAX];
+    count_groups(L, c->og, gmax, grp);
     double per_tile = 0, fmas = 0, loads = 0;
     for (int64_t p = 0; p < L->K; p++) {
         const int ld = kpat_loads(L->taps[p], (int)L->NT, t);
-        for (int G = 1; G <= 2; G++) { /* a group of G kernels shares its input loads */
-            const double n = (double)(G == 1 ? singles[p] : pairs[p]);
+        for (int G = 1; G <= gmax; G++) { /* a group of G kernels shares its input loads */
+            const double n = (double)grp[p * KPAT_GMAX + G - 1];
             const double f = (double)(G * L->NT * ru) / 2.0, l = (double)(ld + G * (L->NT + ru)) / 2.0,
                          st = (double)(G * ru), cyc = f > l ? f : l;
             per_tile += n * ((cyc > st ? cyc : st) + 1.0 + G);
@@ -141,7 +141,7 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, PatChoice *c)
         }
     }
     int64_t mb = (L->M + BLK - 1) / BLK;
-    per_tile += (double)(mb * c->ncb * L->K) * 12.0 * (ru <= KPAT_PAIR_RU ? 1.5 : 1.0); /* runs */
+    per_tile += (double)(mb * c->ncb * L->K) * 12.0 * (gmax > 1 ? 1.5 : 1.0); /* runs */
     per_tile += (double)(mb * ru * BLK) * 2.0;      /* epilogue */
     /* calibration against --tune measurements on Sapphire Rapids (resnet18 layers, connectivity
      * 0 and 0.72): the kernel takes about SPARSE_CALIB times the cycles counted above; the
@@ -399,7 +399,7 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
         for (int t = 0; t < KPAT_NTILES; t++) {
             if (!kpat_tile_fits(&kpat_tiles[t], vbits, vregs)) continue;
             PatChoice c;
-            if (cost_tile(&L, &kpat_tiles[t], &c)) continue;
+            if (cost_tile(&L, &kpat_tiles[t], kpat_vregs16(vbits, vregs), &c)) continue;
             if (ctx && ctx->pattern_tile[2] &&
                 (ctx->pattern_tile[0] != kpat_tiles[t].flat || ctx->pattern_tile[1] != kpat_tiles[t].r ||
                  ctx->pattern_tile[2] != kpat_tiles[t].u))

@@ -22,13 +22,15 @@
  *        consecutive kernels belong to different filters, so their chains overlap)
  *   epilogue: per valid output pixel the 16 filters' sums (+ bias, + residual, activation) as
  *   one vector of the blocked output.
- * The item actually covers og blocks (KPatParams.og, sched_obs), and kernel pairs share their input
- * loads (kpat_conv_item below).
+ * The item actually covers og blocks (KPatParams.og, sched_obs), and the kernels of one
+ * (channel, pattern) for up to KPAT_GMAX of its filters form a group that shares its input loads
+ * (kpat_groups below).
  * Buffers (the lowering's encoding of the IR tables, lower_pattern.c): 0 copies, 1 bias [MB*16]
- *          (zero padded), 2 residual (blocked, like y) or NULL, 3 y, then for pairs (4..7) and
- *          single kernels (8..11): weights [n, G, NT], offsets [n] (c * chan_stride * 4 bytes |
- *          slot, slot = 16 * block-in-group + filter, chan_stride a multiple of 16 floats), the
- *          second slots [n] (pairs; none for singles), runs per (group, channel block, pattern).
+ *          (zero padded), 2 residual (blocked, like y) or NULL, 3 y, 4 runs [block b][G-1]: where
+ *          block b's (group of og blocks, channel block, pattern) groups of G kernels start, then
+ *          5 + G-1: the records of groups of G kernels (pattern_plan.h kpat_rec_words: channel
+ *          byte offset c * chan_stride * 4, G accumulator byte offsets slot * R*U*64 with slot =
+ *          16 * block-in-group + filter, G x NT weights).
  * Banded (lower_pattern.c band_rows, when the copies are large): the pad's items are (image,
  * band, channel block) and write one band of copy rows into a buffer of chb rows per copy; the
  * conv's tile row is taken modulo its band; codegen/native.c runs pad and conv band by band.
@@ -220,34 +222,33 @@ KC_INLINE void kpat_pad_range(const void *params, void *const *bufs, int64_t beg
     for (int64_t it = begin; it < end; it++) kpat_pad_item(p, bufs, it);
 }
 
-/* The kernels k0 .. k1-1 of one run of pattern pp, in groups of G (2: pairs, 1: single kernels)
- * of the same channel for G filters: every input vector is loaded once and feeds the G
- * filters' FMAs. Group k: xo[k] = byte offset of the channel's copies | first accumulator slot,
- * sl[k*(G-1) + i-1] = the i-th other slot, weights wg[(k*G + i)*NT + t]. */
-KC_INLINE void kpat_groups(const KPatParams *p, const float *xb, float *accm, int64_t slot, const int32_t *xo,
-                           const int32_t *sl, const float *wg, int32_t k0, int32_t k1, int pp, const int G,
-                           const int FLAT, const int R, const int U)
+/* The groups k0 .. k1-1 of one run of pattern pp, each G kernels (1..KPAT_GMAX) of the same
+ * channel for G filters: every input vector is loaded once and feeds the G filters' FMAs.
+ * Group k is one record of kpat_rec_words(G, NT) words at tab + k * words (lowering's encoding,
+ * lower_pattern.c): the byte offset of the channel's copies, the G accumulator byte offsets
+ * into accm, then the G x NT weights. */
+KC_INLINE void kpat_groups(const KPatParams *p, const float *xb, float *accm, const int32_t *tab, int32_t k0,
+                           int32_t k1, int pp, const int G, const int FLAT, const int R, const int U)
 {
-    const int64_t RS = FLAT ? 0 : p->cw;
+    const int64_t RS = FLAT ? 0 : p->cw, words = kpat_rec_words(G, p->nt);
     for (int32_t k = k0; k < k1; k++) {
-        const int32_t ci = xo[k];
-        const float *xc = (const float *)((const char *)xb + (ci & ~63));
-        float *a[2];
-        a[0] = accm + (ci & 63) * slot;
-        for (int i = 1; i < G; i++) a[i] = accm + sl[(int64_t)k * (G - 1) + i - 1] * slot;
+        const int32_t *e = tab + k * words;
+        const float *xc = (const float *)((const char *)xb + e[0]);
+        float *a[KPAT_GMAX];
+        for (int i = 0; i < G; i++) a[i] = (float *)((char *)accm + e[1 + i]);
         /* single-register addresses: x86 cannot keep a load folded into an FMA fused when it is
          * indexed (base + index), which costs a uop per FMA */
         KC_OPAQUE(xc);
         for (int i = 0; i < G; i++) KC_OPAQUE(a[i]);
-        const float *wk = wg + (int64_t)k * G * p->nt;
-        kc_v16 acc[2][KPAT_RUMAX];
+        const float *wk = (const float *)(e + 1 + G);
+        kc_v16 acc[KPAT_GMAX][KPAT_RUMAX];
         KC_UNROLL
         for (int i = 0; i < G; i++)
             KC_UNROLL
             for (int v = 0; v < R * U; v++) acc[i][v] = kc_load(a[i] + v * KC_VL);
         KC_UNROLL
         for (int t = 0; t < p->nt; t++) {
-            kc_v16 wv[2];
+            kc_v16 wv[KPAT_GMAX];
             KC_UNROLL
             for (int i = 0; i < G; i++) wv[i] = kc_splat(wk[i * p->nt + t]);
             const float *xt = xc + p->off[pp][t];
@@ -270,10 +271,10 @@ KC_INLINE void kpat_groups(const KPatParams *p, const float *xb, float *accm, in
 /* One work item of PatternConv with an R x U tile (FLAT: R = 1, consecutive grid positions):
  * image n, output tile, group of og blocks of 16 filters (slots o*16 + f). Accumulators of the
  * group in L1 (slot-major, R*U vectors each). For each input-channel block, for each pattern
- * (unrolled: the taps are constants), first the PAIRS of the run — two kernels of the same
- * channel for two filters: every input vector is loaded once for both — then the single
- * kernels (kpat_groups). Tables (the lowering's encoding, lower_pattern.c): buffers 4.. above,
- * runs per (group, channel block, pattern). */
+ * (unrolled: the taps are constants), the groups of 4, 3, 2 and 1 kernels of the run — G
+ * kernels of the same channel for G filters: every input vector is loaded once for all G
+ * (kpat_groups; only the sizes whose accumulators fit the registers are compiled). Tables (the
+ * lowering's encoding, lower_pattern.c): buffers 4.. above. */
 KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it, const int FLAT, const int R,
                               const int U)
 {
@@ -299,15 +300,17 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
     const int64_t slot = (int64_t)R * U * KC_VL;
 
     for (int64_t v = 0; v < nob * KC_VL * slot; v += KC_VL) kc_store(accm + v, kc_splat(0.0f));
-    const int64_t r0 = g * p->ncb * p->k;
+    const int32_t *runs = (const int32_t *)bufs[4] + g * p->ncb * p->k * KPAT_GMAX;
     for (int32_t cb = 0; cb < p->ncb; cb++) {
-        const int64_t rb = r0 + (int64_t)cb * p->k;
-        const int32_t *pr = (const int32_t *)bufs[7] + rb, *sr = (const int32_t *)bufs[11] + rb;
+        const int32_t *rc = runs + (int64_t)cb * p->k * KPAT_GMAX;
         KC_UNROLL
         for (int pp = 0; pp < p->k; pp++) {
-            if (R * U <= KPAT_PAIR_RU)
-                kpat_groups(p, xb, accm, slot, bufs[5], bufs[6], bufs[4], pr[pp], pr[pp + 1], pp, 2, FLAT, R, U);
-            kpat_groups(p, xb, accm, slot, bufs[9], bufs[10], bufs[8], sr[pp], sr[pp + 1], pp, 1, FLAT, R, U);
+            const int32_t *r = rc + pp * KPAT_GMAX; /* group kind G starts at r[G-1], ends at r[KPAT_GMAX+G-1] */
+            /* the largest groups first; kinds the tile's registers cannot hold are never built */
+            if (kpat_gmax(R * U, 32) >= 4) kpat_groups(p, xb, accm, bufs[8], r[3], r[KPAT_GMAX + 3], pp, 4, FLAT, R, U);
+            if (kpat_gmax(R * U, 32) >= 3) kpat_groups(p, xb, accm, bufs[7], r[2], r[KPAT_GMAX + 2], pp, 3, FLAT, R, U);
+            if (kpat_gmax(R * U, 32) >= 2) kpat_groups(p, xb, accm, bufs[6], r[1], r[KPAT_GMAX + 1], pp, 2, FLAT, R, U);
+            kpat_groups(p, xb, accm, bufs[5], r[0], r[KPAT_GMAX], pp, 1, FLAT, R, U);
         }
     }
 

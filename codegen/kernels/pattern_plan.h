@@ -25,10 +25,23 @@
 #define KPAT_NTMAX 9  /* taps per pattern */
 #define KPAT_RUMAX 16 /* accumulators per tile */
 #define KPAT_OGMAX 4  /* output blocks of 16 filters per work item */
-#define KPAT_KERNEL_VERSION 2 /* bump when the kernel or its schedule changes: tuning caches
+#define KPAT_KERNEL_VERSION 3 /* bump when the kernel or its schedule changes: tuning caches
                                  (passes/pattern_tune.c) key on it, old timings are not reused */
-#define KPAT_PAIR_RU 8 /* tiles of at most this many vectors process kernel pairs (two sets of
-                          accumulators in registers) */
+#define KPAT_GMAX 4 /* kernels of one (channel, pattern) for up to this many filters share their
+                       input loads (a group: G sets of accumulators in registers) */
+
+/* The largest group a tile of ru vectors keeps in vregs16 registers of 16 floats (G sets of
+ * accumulators, G weight broadcasts, one input vector); 1 when not even a pair fits. */
+static inline int kpat_gmax(int ru, int vregs16)
+{
+    int g = KPAT_GMAX;
+    while (g > 1 && g * ru + g + 1 > vregs16) g--;
+    return g;
+}
+
+/* 32-bit words of one group's record in the kernel's tables (pattern.h kpat_groups): the
+ * channel's byte offset, G accumulator byte offsets, G x nt weights. */
+static inline int64_t kpat_rec_words(int g, int64_t nt) { return 1 + g + g * nt; }
 
 /* The compiled tiles: {flat, R, U}. X-macro so kernels, lowering and tests agree. */
 #define KPAT_TILES(X)                                                                              \
@@ -133,6 +146,13 @@ static inline int kpat_copy_of(KPatCopies *cp, const KPatTap *t, int flat)
     if (cp->n == KPAT_CMAX) return -1;
     cp->key[cp->n][0] = t->phase, cp->key[cp->n][1] = dy, cp->key[cp->n][2] = t->dx;
     return cp->n++;
+}
+
+/* Vector registers of the target counted in vectors of 16 floats. */
+static inline int kpat_vregs16(int vector_bits, int vregs)
+{
+    int per = vector_bits >= 512 ? 1 : vector_bits >= 256 ? 2 : 4;
+    return (vregs > 0 ? vregs : 16) / per;
 }
 
 /* Does the tile fit the registers (accumulators + a broadcast + two loads in flight)? */

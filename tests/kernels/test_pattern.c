@@ -37,9 +37,10 @@ int cg_lower_pattern_pad(const Graph *g, const Node *n, const CgTarget *t, CgKer
 int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d);
 
 static int verbose;
-/* native PatternConv calls whose lowering paired kernels / grouped blocks of filters (parsed from
- * the call's note): the tests below check both paths of the kernel ran */
-static int n_paired, n_grouped, n_banded;
+/* native PatternConv calls whose lowering built groups of G kernels sharing their input loads
+ * (n_sized[G-1]) / grouped blocks of filters (parsed from the call's note): the tests below check
+ * every path of the kernel ran */
+static int n_sized[KPAT_GMAX], n_grouped, n_banded;
 
 static uint64_t rng_next(uint64_t *s) { return ir_rand_next(s); }
 static float rng_unif(uint64_t *s) { return (float)((double)(rng_next(s) >> 11) * (2.0 / 9007199254740992.0) - 1.0); }
@@ -192,10 +193,14 @@ static int native_node(const Graph *g, int i, Tensor **vals, const Tensor *want,
     }
     if (n->op == OP_PATTERN_CONV) {
         const char *q = strrchr(call.note, ',');
-        while (q && q > call.note && q[-1] != ',') q--; /* ", G blocks/item, P pairs" */
+        while (q && q > call.note && q[-1] != ',') q--; /* ", B blocks/item, groups of 4/3/2/1 kernels a/b/c/d" */
         int og = 0;
-        long long pairs = 0;
-        if (q && sscanf(q, " %d blocks/item, %lld pairs", &og, &pairs) == 2) n_grouped += og > 1, n_paired += pairs > 0;
+        long long gs[4] = {0};
+        if (q && sscanf(q, " %d blocks/item, groups of 4/3/2/1 kernels %lld/%lld/%lld/%lld", &og, &gs[3], &gs[2],
+                        &gs[1], &gs[0]) == 5) {
+            n_grouped += og > 1;
+            for (int G = 0; G < KPAT_GMAX; G++) n_sized[G] += gs[G] > 0;
+        }
     }
     KPatRangeFn fn = kpat_find_range(call.range_fn);
     if (!fn) {
@@ -462,7 +467,9 @@ START_TEST(test_random)
         fails += run_case(&c, 4000 + (uint64_t)i);
     }
     ck_assert_int_eq(fails, 0);
-    ck_assert_msg(n_paired > 0 && n_grouped > 0, "paired %d, grouped %d: both kernel paths must run", n_paired, n_grouped);
+    ck_assert_msg(n_sized[0] > 0 && n_sized[1] > 0 && n_sized[2] > 0 && n_sized[3] > 0 && n_grouped > 0,
+                  "layers with groups of 1/2/3/4 kernels %d/%d/%d/%d, grouped blocks %d: every kernel path must run",
+                  n_sized[0], n_sized[1], n_sized[2], n_sized[3], n_grouped);
     ck_assert_msg(n_banded > 0, "no banded pad + conv pair ran");
 }
 END_TEST
