@@ -166,7 +166,7 @@ RT_CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 RT_CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 RT_RPATH = -Wl,-rpath,'$$ORIGIN/../../lib'
 
-.PHONY: runtime runtime-test runtime-bench
+.PHONY: runtime runtime-test runtime-bench pool-stress
 runtime: $(LIB_RT_SO) $(LIB_RT_A)
 all: runtime
 
@@ -219,6 +219,14 @@ runtime-test: $(RT_TEST_BIN) $(RT_FIXTURES) $(RT_EXAMPLE_BIN) $(RT_EXAMPLE_BIN)_
 
 runtime-bench: $(RT_BENCH_BIN) $(RT_TEST_DIR)/fixture_add.so
 	$(RT_BENCH_BIN) $(RT_TEST_DIR)
+
+# `make pool-stress`: the pool's work stealing under ThreadSanitizer (tests/runtime/stress_pool.c)
+.PHONY: pool-stress
+pool-stress:
+	@mkdir -p $(RT_TEST_DIR)
+	$(CLANG) -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Wall -Wextra -I. -o $(RT_TEST_DIR)/stress_pool \
+	    tests/runtime/stress_pool.c runtime/pool.c -lpthread
+	setarch $$(uname -m) -R $(RT_TEST_DIR)/stress_pool
 # ================================================================ runtime (libppcrt) — end
 
 # ================================================================ bench — begin

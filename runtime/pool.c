@@ -10,6 +10,15 @@
  * returns when it reaches zero. So the caller never waits for a worker that has not woken up yet:
  * it takes the unclaimed chunks itself.
  *
+ * Stealing. A thread works through the chunk it claimed block by block from the front (blocks of
+ * about 1/8 of the chunk, at least `grain`); when no chunk is left to claim, it takes blocks
+ * from the back of the others' chunks. Each chunk's state is one 64-bit word `ranges[i]`
+ * (generation, front, back), changed only by compare-and-swap, so every iteration runs exactly
+ * once; `pending` counts iterations not yet run. Threads of equal speed each run their own chunk
+ * as before (the same half of every layer, which keeps caches warm); when one CPU is slower
+ * (a busy virtual host), the other finishes the rest instead of waiting for it. A successful
+ * claim of a block pins the job just like a chunk claim: the block's iterations are pending.
+ *
  * Sleeping. A waiting thread polls with `pause` for PURE_SPINS rounds, then polls with
  * sched_yield (so that an oversubscribed machine runs the threads that have work) until SPIN_NS
  * have passed, then sleeps: idle workers on `cv_work`, the caller on `cv_done`. Wake-ups are
@@ -35,6 +44,8 @@
 #define PURE_SPINS 128   /* pause-polls before yielding: a few microseconds */
 #define SPIN_NS 50000    /* total polling time before a waiting thread sleeps */
 #define CACHE_LINE 64
+#define STEAL_BLOCKS 8    /* blocks per chunk when stealing is possible */
+#define RANGE_BITS 20     /* chunks of up to 2^20 - 1 iterations can be stolen from */
 
 /* initial-exec: no __tls_get_addr call, and no lazy TLS allocation on a thread's first use even
  * when libppcrt.so itself is dlopened (4 bytes of glibc's static TLS surplus). */
@@ -46,8 +57,12 @@ struct PpcrtPool {
     PpcTaskFn fn;
     void *arg;
     int64_t n;
-    /* Completion counter, hit by every finishing thread. */
-    _Alignas(CACHE_LINE) _Atomic int pending;
+    /* Iterations per block when stealing (0: chunks run whole) and the job's grain: atomic because
+     * a thread still stealing from the previous job may read them while they are set (it then
+     * fails its compare-and-swap, so the value it read does not matter). */
+    _Atomic int64_t blk, grain;
+    /* Iterations not yet run, hit by every finishing block. */
+    _Alignas(CACHE_LINE) _Atomic int64_t pending;
     _Alignas(CACHE_LINE) _Atomic int n_sleeping; /* workers inside or entering cv_work waits */
     _Atomic int caller_sleeping;                 /* the publisher waits on cv_done */
     _Atomic int shutdown;
@@ -59,7 +74,22 @@ struct PpcrtPool {
     int n_workers; /* created successfully */
     int n_started; /* running worker_main; guarded by mu */
     pthread_t *workers;
+    struct RangeSlot *ranges; /* n_threads chunk states, one cache line each */
 };
+
+/* State of chunk i: bits 40..63 the low 24 bits of the job's generation, 20..39 the front
+ * (next iteration its owner runs), 0..19 the back (one past the last not yet taken), both
+ * relative to the chunk's begin. */
+struct RangeSlot {
+    _Alignas(CACHE_LINE) _Atomic uint64_t w;
+};
+static inline uint64_t range_word(uint32_t gen, int64_t front, int64_t back)
+{
+    return (uint64_t)(gen & 0xffffff) << 40 | (uint64_t)front << RANGE_BITS | (uint64_t)back;
+}
+static inline uint32_t range_gen(uint64_t w) { return (uint32_t)(w >> 40); }
+static inline int64_t range_front(uint64_t w) { return (int64_t)(w >> RANGE_BITS & ((1u << RANGE_BITS) - 1)); }
+static inline int64_t range_back(uint64_t w) { return (int64_t)(w & ((1u << RANGE_BITS) - 1)); }
 
 static inline void cpu_relax(void)
 {
@@ -113,31 +143,79 @@ void ppcrt_pool_chunk_range(int64_t n, int chunks, int i, int64_t *begin, int64_
     *end = *begin + q + (i < r ? 1 : 0);
 }
 
-/* Finish one chunk: the thread that completes the job wakes a sleeping caller. */
-static void chunk_done(PpcrtPool *p)
+/* Finish `count` iterations: the thread that completes the job wakes a sleeping caller. */
+static void chunk_done(PpcrtPool *p, int64_t count)
 {
-    if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeping)) {
+    if (atomic_fetch_sub(&p->pending, count) == count && atomic_load(&p->caller_sleeping)) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_signal(&p->cv_done);
         pthread_mutex_unlock(&p->mu);
     }
 }
 
-/* Claim and run chunks of generation `gen` until none is left. */
+/* Take a block of chunk i of generation gen, from its front or (stealing) its back: at most
+ * p->blk iterations, all that are left when fewer than grain would remain. Returns 0 when the
+ * chunk is exhausted or belongs to another job. */
+static int take_block(PpcrtPool *p, int i, uint32_t gen, int back, int64_t *lo, int64_t *hi)
+{
+    struct RangeSlot *r = &p->ranges[i];
+    uint64_t w = atomic_load_explicit(&r->w, memory_order_acquire);
+    for (;;) {
+        int64_t f = range_front(w), k = range_back(w);
+        if (range_gen(w) != (gen & 0xffffff) || f >= k) return 0;
+        /* the job is live while iterations of it are untaken: blk and grain are its own */
+        const int64_t blk = atomic_load_explicit(&p->blk, memory_order_relaxed),
+                      grain = atomic_load_explicit(&p->grain, memory_order_relaxed);
+        int64_t take = k - f - blk < grain ? k - f : blk;
+        uint64_t nw = back ? range_word(gen, f, k - take) : range_word(gen, f + take, k);
+        if (atomic_compare_exchange_weak_explicit(&r->w, &w, nw, memory_order_acq_rel, memory_order_acquire)) {
+            *lo = back ? k - take : f;
+            *hi = back ? k : f + take;
+            return 1;
+        }
+    }
+}
+
+/* Run the blocks of chunk i (of `chunks`), from the front or the back, until it is exhausted. */
+static void run_blocks(PpcrtPool *p, uint32_t gen, int chunks, int i, int back)
+{
+    int64_t lo, hi;
+    while (take_block(p, i, gen, back, &lo, &hi)) {
+        int64_t b, e;
+        ppcrt_pool_chunk_range(p->n, chunks, i, &b, &e);
+        p->fn(p->arg, b + lo, b + hi);
+        chunk_done(p, hi - lo);
+    }
+}
+
+/* Claim and run chunks of generation `gen` until none is left; then, if the job allows it,
+ * steal the blocks still untaken in the other chunks. */
 static void run_chunks(PpcrtPool *p, uint32_t gen)
 {
     uint64_t w = atomic_load_explicit(&p->job, memory_order_acquire);
+    int chunks = word_chunks(w), last = -1;
     for (;;) {
-        if (word_gen(w) != gen || word_next(w) >= word_chunks(w)) return;
+        if (word_gen(w) != gen || word_next(w) >= word_chunks(w)) break;
         if (!atomic_compare_exchange_weak_explicit(&p->job, &w, w + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue; /* w now holds the current word */
-        int64_t b, e;
-        ppcrt_pool_chunk_range(p->n, word_chunks(w), word_next(w), &b, &e);
-        p->fn(p->arg, b, e);
-        chunk_done(p);
+        const int i = word_next(w);
+        chunks = word_chunks(w);
+        last = i;
+        if (atomic_load_explicit(&p->blk, memory_order_relaxed) > 0) {
+            run_blocks(p, gen, chunks, i, 0);
+        } else {
+            int64_t b, e;
+            ppcrt_pool_chunk_range(p->n, chunks, i, &b, &e);
+            p->fn(p->arg, b, e);
+            chunk_done(p, e - b);
+        }
         w = atomic_load_explicit(&p->job, memory_order_acquire);
     }
+    /* Stealing: only a thread that claimed a chunk of this job knows it was stealable (p->blk
+     * may already belong to the next job otherwise); take_block checks the generation anyway. */
+    if (last < 0 || word_gen(w) != gen) return;
+    for (int j = 1; j < chunks; j++) run_blocks(p, gen, chunks, (last + j) % chunks, 1);
 }
 
 /* Wait until the published generation differs from `seen` or shutdown is requested. */
@@ -188,9 +266,22 @@ void ppcrt_pool_parallel_for(void *pool, PpcTaskFn fn, void *arg, int64_t n, int
     p->fn = fn;
     p->arg = arg;
     p->n = n;
-    atomic_store_explicit(&p->pending, chunks, memory_order_relaxed);
+    if (grain < 1) grain = 1;
+    atomic_store_explicit(&p->pending, n, memory_order_relaxed);
     uint32_t gen = ++p->gen;
     if (gen == 0) gen = ++p->gen; /* 0 means idle to a freshly started worker */
+    /* chunks short enough for a range word can be stolen from, in blocks of about 1/8 */
+    const int64_t longest = n / chunks + 1;
+    int64_t blk = longest < ((int64_t)1 << RANGE_BITS) ? (longest + STEAL_BLOCKS - 1) / STEAL_BLOCKS : 0;
+    if (blk > 0 && blk < grain) blk = grain;
+    atomic_store_explicit(&p->grain, grain, memory_order_relaxed);
+    atomic_store_explicit(&p->blk, blk, memory_order_relaxed);
+    if (blk > 0)
+        for (int i = 0; i < chunks; i++) {
+            int64_t b, e;
+            ppcrt_pool_chunk_range(n, chunks, i, &b, &e);
+            atomic_store_explicit(&p->ranges[i].w, range_word(gen, 0, e - b), memory_order_relaxed);
+        }
     atomic_store(&p->job, ((uint64_t)gen << 32) | ((uint64_t)chunks << 16));
     if (atomic_load(&p->n_sleeping) > 0) {
         pthread_mutex_lock(&p->mu);
@@ -232,14 +323,23 @@ int ppcrt_pool_create(int n_threads, PpcrtPool **out)
     PpcrtPool *p = aligned_alloc(CACHE_LINE, size);
     if (!p) return PPCRT_ERR_NOMEM;
     *p = (PpcrtPool){.n_threads = n_threads};
+    p->ranges = aligned_alloc(CACHE_LINE, (size_t)n_threads * sizeof *p->ranges);
+    if (!p->ranges) {
+        free(p);
+        return PPCRT_ERR_NOMEM;
+    }
+    for (int i = 0; i < n_threads; i++) atomic_init(&p->ranges[i].w, 0);
     atomic_init(&p->job, 0);
     atomic_init(&p->pending, 0);
     atomic_init(&p->n_sleeping, 0);
     atomic_init(&p->caller_sleeping, 0);
     atomic_init(&p->shutdown, 0);
+    atomic_init(&p->blk, 0);
+    atomic_init(&p->grain, 1);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) {
+            free(p->ranges);
             free(p);
             return PPCRT_ERR_NOMEM;
         }
@@ -279,6 +379,7 @@ void ppcrt_pool_free(PpcrtPool *p)
     pthread_cond_destroy(&p->cv_work);
     pthread_mutex_destroy(&p->mu);
     free(p->workers);
+    free(p->ranges);
     free(p);
 }
 

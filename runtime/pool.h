@@ -1,9 +1,12 @@
 /* pool.h — internal: the per-session thread pool behind PpcHost.parallel_for.
  *
  * A pool has n_threads-1 worker threads; the thread calling ppcrt_pool_parallel_for is the n-th.
- * parallel_for splits [0, n) into at most n_threads balanced contiguous ranges of at least `grain`
+ * parallel_for splits [0, n) into at most n_threads balanced contiguous chunks of at least `grain`
  * iterations each (a single range if n < 2 * grain), lets the workers and the caller claim them,
- * and returns once every range has run. It allocates nothing. One thread at a time may call
+ * and returns once every iteration has run. A thread runs its chunk in blocks of about 1/8 (at
+ * least `grain` iterations) and, when no chunk is left to claim, takes blocks from the back of the
+ * others' chunks (work stealing: a slower CPU no longer holds up the job), so fn sees ranges of
+ * at least `grain` iterations, up to about 9 per chunk. It allocates nothing. One thread at a time may call
  * parallel_for on a pool; a call made from inside a task (nesting) runs inline on that thread.
  * Idle workers spin briefly, then sleep on a condition variable.
  *
@@ -34,8 +37,8 @@ int ppcrt_pool_num_threads(const PpcrtPool *pool);
  * is treated as 1. */
 void ppcrt_pool_parallel_for(void *pool, PpcTaskFn fn, void *arg, int64_t n, int64_t grain);
 
-/* The number of ranges parallel_for uses for (n, grain) on a pool of n_threads threads, and the
- * bounds of range i of them (exposed for tests). */
+/* The number of chunks parallel_for uses for (n, grain) on a pool of n_threads threads, and the
+ * bounds of chunk i of them (exposed for tests). */
 int ppcrt_pool_chunk_count(int n_threads, int64_t n, int64_t grain);
 void ppcrt_pool_chunk_range(int64_t n, int chunks, int i, int64_t *begin, int64_t *end);
 

@@ -8,9 +8,14 @@
  * mode 1: every range calls parallel_for again over its own length (nesting must run inline).
  * mode 2: before working, the run sets report[3] = 1 and waits until params[3] (gate) becomes 0,
  *   so a test can hold a run in progress deterministically.
+ * mode 3 (work stealing): the range holding iteration 0 waits until the other ranges have run
+ *   n - n / (2 * threads) iterations (counted in [2]), which they can only do by taking
+ *   iterations of its own chunk; after 5 s it gives up and sets [3] = -1.
  * n < 0: the run fails with status 7.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
+#include <time.h>
 
 #include "runtime/ppc_abi.h"
 
@@ -29,8 +34,16 @@ static const PpcTensorDesc outputs[1] = {
 typedef struct {
     const PpcHost *host;
     int64_t *report;
-    int nested;
+    int nested, steal;
+    int64_t n;
 } Job;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static void inner_task(void *arg, int64_t b, int64_t e)
 {
@@ -47,6 +60,18 @@ static void task(void *arg, int64_t b, int64_t e)
         j->report[5 + 2 * i] = e;
     }
     if (j->nested) j->host->parallel_for(j->host->pool, inner_task, j, e - b, 1);
+    if (j->steal) {
+        if (b == 0) {
+            const int64_t want = j->n - j->n / (2 * j->host->n_threads);
+            const double t0 = now_s();
+            while (__atomic_load_n(&j->report[2], __ATOMIC_SEQ_CST) < want && j->host->n_threads > 1)
+                if (now_s() - t0 > 5.0) {
+                    __atomic_store_n(&j->report[3], -1, __ATOMIC_SEQ_CST);
+                    break;
+                }
+        }
+        __atomic_fetch_add(&j->report[2], e - b, __ATOMIC_SEQ_CST);
+    }
 }
 
 static int32_t run(const PpcHost *host, void *const *in, void *const *out, void *workspace)
@@ -63,7 +88,7 @@ static int32_t run(const PpcHost *host, void *const *in, void *const *out, void 
         while (__atomic_load_n(&params[3], __ATOMIC_SEQ_CST) != 0) {
         }
     }
-    Job j = {.host = host, .report = report, .nested = params[2] == 1};
+    Job j = {.host = host, .report = report, .nested = params[2] == 1, .steal = params[2] == 3, .n = params[0]};
     host->parallel_for(host->pool, task, &j, params[0], params[1]);
     return 0;
 }
