@@ -10,9 +10,10 @@
  * returns when it reaches zero. So the caller never waits for a worker that has not woken up yet:
  * it takes the unclaimed chunks itself.
  *
- * Stealing. A thread works through the chunk it claimed block by block from the front (blocks of
- * about 1/8 of the chunk, at least `grain`); when no chunk is left to claim, it takes blocks
- * from the back of the others' chunks. Each chunk's state is one 64-bit word `ranges[i]`
+ * Stealing. A thread works through the chunk it claimed block by block from the front (1/8 of
+ * what is left at a time, at least 1/64 of the chunk and `grain`: blocks shrink towards the end,
+ * so the thread that holds the last block finishes soon); when no chunk is left to claim, it takes half of what
+ * is left of another chunk, from its back. Each chunk's state is one 64-bit word `ranges[i]`
  * (generation, front, back), changed only by compare-and-swap, so every iteration runs exactly
  * once; `pending` counts iterations not yet run. Threads of equal speed each run their own chunk
  * as before (the same half of every layer, which keeps caches warm); when one CPU is slower
@@ -44,7 +45,9 @@
 #define PURE_SPINS 128   /* pause-polls before yielding: a few microseconds */
 #define SPIN_NS 50000    /* total polling time before a waiting thread sleeps */
 #define CACHE_LINE 64
-#define STEAL_BLOCKS 8    /* blocks per chunk when stealing is possible */
+#define OWN_PART 8        /* an owner takes 1/8 of what is left of its chunk at a time, */
+#define OWN_MIN_PART 64   /* but at least 1/64 of the chunk */
+#define STEAL_PART 2      /* a thief takes half of what is left of another's chunk */
 #define RANGE_BITS 20     /* chunks of up to 2^20 - 1 iterations can be stolen from */
 
 /* initial-exec: no __tls_get_addr call, and no lazy TLS allocation on a thread's first use even
@@ -57,10 +60,10 @@ struct PpcrtPool {
     PpcTaskFn fn;
     void *arg;
     int64_t n;
-    /* Iterations per block when stealing (0: chunks run whole) and the job's grain: atomic because
-     * a thread still stealing from the previous job may read them while they are set (it then
+    /* Whether the job's chunks run in blocks that can be stolen, and its grain: atomic because a
+     * thread still stealing from the previous job may read them while they are set (it then
      * fails its compare-and-swap, so the value it read does not matter). */
-    _Atomic int64_t blk, grain;
+    _Atomic int64_t steal, grain;
     /* Iterations not yet run, hit by every finishing block. */
     _Alignas(CACHE_LINE) _Atomic int64_t pending;
     _Alignas(CACHE_LINE) _Atomic int n_sleeping; /* workers inside or entering cv_work waits */
@@ -154,19 +157,22 @@ static void chunk_done(PpcrtPool *p, int64_t count)
 }
 
 /* Take a block of chunk i of generation gen, from its front or (stealing) its back: at most
- * p->blk iterations, all that are left when fewer than grain would remain. Returns 0 when the
+ * 1/OWN_PART (front) or 1/STEAL_PART (back) of what is left, at least `least` and grain, all of
+ * it when fewer than grain would remain. Returns 0 when the
  * chunk is exhausted or belongs to another job. */
-static int take_block(PpcrtPool *p, int i, uint32_t gen, int back, int64_t *lo, int64_t *hi)
+static int take_block(PpcrtPool *p, int i, uint32_t gen, int back, int64_t least, int64_t *lo, int64_t *hi)
 {
     struct RangeSlot *r = &p->ranges[i];
     uint64_t w = atomic_load_explicit(&r->w, memory_order_acquire);
     for (;;) {
         int64_t f = range_front(w), k = range_back(w);
         if (range_gen(w) != (gen & 0xffffff) || f >= k) return 0;
-        /* the job is live while iterations of it are untaken: blk and grain are its own */
-        const int64_t blk = atomic_load_explicit(&p->blk, memory_order_relaxed),
-                      grain = atomic_load_explicit(&p->grain, memory_order_relaxed);
-        int64_t take = k - f - blk < grain ? k - f : blk;
+        /* the job is live while iterations of it are untaken: grain is its own */
+        const int64_t grain = atomic_load_explicit(&p->grain, memory_order_relaxed), left = k - f;
+        int64_t take = (left + (back ? STEAL_PART : OWN_PART) - 1) / (back ? STEAL_PART : OWN_PART);
+        if (take < least) take = least;
+        if (take < grain) take = grain;
+        if (left - take < grain) take = left;
         uint64_t nw = back ? range_word(gen, f, k - take) : range_word(gen, f + take, k);
         if (atomic_compare_exchange_weak_explicit(&r->w, &w, nw, memory_order_acq_rel, memory_order_acquire)) {
             *lo = back ? k - take : f;
@@ -176,12 +182,16 @@ static int take_block(PpcrtPool *p, int i, uint32_t gen, int back, int64_t *lo, 
     }
 }
 
-/* Run the blocks of chunk i (of `chunks`), from the front or the back, until it is exhausted. */
+/* Run the blocks of chunk i (of `chunks`), from the front (its owner, which has claimed it, so
+ * the job's fields are stable) or the back, until it is exhausted. */
 static void run_blocks(PpcrtPool *p, uint32_t gen, int chunks, int i, int back)
 {
-    int64_t lo, hi;
-    while (take_block(p, i, gen, back, &lo, &hi)) {
-        int64_t b, e;
+    int64_t lo, hi, b, e, least = 1;
+    if (!back) {
+        ppcrt_pool_chunk_range(p->n, chunks, i, &b, &e);
+        least = (e - b + OWN_MIN_PART - 1) / OWN_MIN_PART;
+    }
+    while (take_block(p, i, gen, back, least, &lo, &hi)) {
         ppcrt_pool_chunk_range(p->n, chunks, i, &b, &e);
         p->fn(p->arg, b + lo, b + hi);
         chunk_done(p, hi - lo);
@@ -202,7 +212,7 @@ static void run_chunks(PpcrtPool *p, uint32_t gen)
         const int i = word_next(w);
         chunks = word_chunks(w);
         last = i;
-        if (atomic_load_explicit(&p->blk, memory_order_relaxed) > 0) {
+        if (atomic_load_explicit(&p->steal, memory_order_relaxed)) {
             run_blocks(p, gen, chunks, i, 0);
         } else {
             int64_t b, e;
@@ -212,7 +222,7 @@ static void run_chunks(PpcrtPool *p, uint32_t gen)
         }
         w = atomic_load_explicit(&p->job, memory_order_acquire);
     }
-    /* Stealing: only a thread that claimed a chunk of this job knows it was stealable (p->blk
+    /* Stealing: only a thread that claimed a chunk of this job knows it was stealable (p->steal
      * may already belong to the next job otherwise); take_block checks the generation anyway. */
     if (last < 0 || word_gen(w) != gen) return;
     for (int j = 1; j < chunks; j++) run_blocks(p, gen, chunks, (last + j) % chunks, 1);
@@ -270,13 +280,11 @@ void ppcrt_pool_parallel_for(void *pool, PpcTaskFn fn, void *arg, int64_t n, int
     atomic_store_explicit(&p->pending, n, memory_order_relaxed);
     uint32_t gen = ++p->gen;
     if (gen == 0) gen = ++p->gen; /* 0 means idle to a freshly started worker */
-    /* chunks short enough for a range word can be stolen from, in blocks of about 1/8 */
-    const int64_t longest = n / chunks + 1;
-    int64_t blk = longest < ((int64_t)1 << RANGE_BITS) ? (longest + STEAL_BLOCKS - 1) / STEAL_BLOCKS : 0;
-    if (blk > 0 && blk < grain) blk = grain;
+    /* chunks short enough for a range word run in blocks and can be stolen from */
+    const int steal = n / chunks + 1 < ((int64_t)1 << RANGE_BITS);
     atomic_store_explicit(&p->grain, grain, memory_order_relaxed);
-    atomic_store_explicit(&p->blk, blk, memory_order_relaxed);
-    if (blk > 0)
+    atomic_store_explicit(&p->steal, steal, memory_order_relaxed);
+    if (steal)
         for (int i = 0; i < chunks; i++) {
             int64_t b, e;
             ppcrt_pool_chunk_range(n, chunks, i, &b, &e);
@@ -334,7 +342,7 @@ int ppcrt_pool_create(int n_threads, PpcrtPool **out)
     atomic_init(&p->n_sleeping, 0);
     atomic_init(&p->caller_sleeping, 0);
     atomic_init(&p->shutdown, 0);
-    atomic_init(&p->blk, 0);
+    atomic_init(&p->steal, 0);
     atomic_init(&p->grain, 1);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);

@@ -3,10 +3,11 @@
  * A pool has n_threads-1 worker threads; the thread calling ppcrt_pool_parallel_for is the n-th.
  * parallel_for splits [0, n) into at most n_threads balanced contiguous chunks of at least `grain`
  * iterations each (a single range if n < 2 * grain), lets the workers and the caller claim them,
- * and returns once every iteration has run. A thread runs its chunk in blocks of about 1/8 (at
- * least `grain` iterations) and, when no chunk is left to claim, takes blocks from the back of the
- * others' chunks (work stealing: a slower CPU no longer holds up the job), so fn sees ranges of
- * at least `grain` iterations, up to about 9 per chunk. It allocates nothing. One thread at a time may call
+ * and returns once every iteration has run. A thread runs its chunk in shrinking blocks (1/8 of
+ * what is left, at least 1/64 of the chunk and `grain` iterations) and, when no chunk is left to
+ * claim, takes half of what is left of another chunk from its back (work stealing: a slower CPU
+ * no longer holds up the job), so fn sees ranges of at least `grain` iterations, a few dozen
+ * per chunk at most. It allocates nothing. One thread at a time may call
  * parallel_for on a pool; a call made from inside a task (nesting) runs inline on that thread.
  * Idle workers spin briefly, then sleep on a condition variable.
  *
