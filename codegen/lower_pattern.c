@@ -127,7 +127,6 @@ int cg_lower_pattern_pad(const Graph *g, const Node *n, const CgTarget *t, CgKer
 
 int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
 {
-    (void)t;
     if (n->op != OP_PATTERN_CONV) return 0;
     PatGeom geo;
     if (ir_pattern_geom(g, n, &geo, d)) return -1;
@@ -209,11 +208,9 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
     const int gmax = kpat_gmax(tile.r * tile.u, kpat_vregs16(t->vector_bits, t->vregs));
     const int64_t nb = nog * p.ncb * p.k, nt = geo.nt, slot_bytes = (int64_t)tile.r * tile.u * KC_VL * 4;
     int32_t *run = xcalloc((size_t)(nb + 1) * KPAT_GMAX, sizeof(int32_t)), *tab[KPAT_GMAX];
-    int64_t cnt[KPAT_GMAX] = {0}, cap[KPAT_GMAX];
-    for (int G = 1; G <= KPAT_GMAX; G++) {
-        cap[G - 1] = geo.nk / G + 16;
-        tab[G - 1] = xcalloc((size_t)(cap[G - 1] * kpat_rec_words(G, nt)), sizeof(int32_t));
-    }
+    int64_t cnt[KPAT_GMAX] = {0};
+    for (int G = 1; G <= KPAT_GMAX; G++) /* at most nk / G groups of G */
+        tab[G - 1] = xcalloc((size_t)((geo.nk / G + 16) * kpat_rec_words(G, nt)), sizeof(int32_t));
     int64_t *ent = xmalloc(((size_t)p.og * KC_VL * (size_t)geo.c + 1) * sizeof(int64_t)); /* (c, slot, k) keys */
     for (int64_t gi = 0; gi < nog; gi++)
         for (int64_t cb = 0; cb < p.ncb; cb++)

@@ -301,15 +301,16 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
 
     for (int64_t v = 0; v < nob * KC_VL * slot; v += KC_VL) kc_store(accm + v, kc_splat(0.0f));
     const int32_t *runs = (const int32_t *)bufs[4] + g * p->ncb * p->k * KPAT_GMAX;
+    const int GM = kpat_gmax(R * U, KPAT_VREGS16_MAX); /* a constant of the instance */
     for (int32_t cb = 0; cb < p->ncb; cb++) {
         const int32_t *rc = runs + (int64_t)cb * p->k * KPAT_GMAX;
         KC_UNROLL
         for (int pp = 0; pp < p->k; pp++) {
             const int32_t *r = rc + pp * KPAT_GMAX; /* group kind G starts at r[G-1], ends at r[KPAT_GMAX+G-1] */
-            /* the largest groups first; kinds the tile's registers cannot hold are never built */
-            if (kpat_gmax(R * U, 32) >= 4) kpat_groups(p, xb, accm, bufs[8], r[3], r[KPAT_GMAX + 3], pp, 4, FLAT, R, U);
-            if (kpat_gmax(R * U, 32) >= 3) kpat_groups(p, xb, accm, bufs[7], r[2], r[KPAT_GMAX + 2], pp, 3, FLAT, R, U);
-            if (kpat_gmax(R * U, 32) >= 2) kpat_groups(p, xb, accm, bufs[6], r[1], r[KPAT_GMAX + 1], pp, 2, FLAT, R, U);
+            /* the largest groups first; sizes no register file holds for this tile are not compiled */
+            if (GM >= 4) kpat_groups(p, xb, accm, bufs[8], r[3], r[KPAT_GMAX + 3], pp, 4, FLAT, R, U);
+            if (GM >= 3) kpat_groups(p, xb, accm, bufs[7], r[2], r[KPAT_GMAX + 2], pp, 3, FLAT, R, U);
+            if (GM >= 2) kpat_groups(p, xb, accm, bufs[6], r[1], r[KPAT_GMAX + 1], pp, 2, FLAT, R, U);
             kpat_groups(p, xb, accm, bufs[5], r[0], r[KPAT_GMAX], pp, 1, FLAT, R, U);
         }
     }

@@ -30,6 +30,10 @@
 #define KPAT_GMAX 4 /* kernels of one (channel, pattern) for up to this many filters share their
                        input loads (a group: G sets of accumulators in registers) */
 
+#define KPAT_VREGS16_MAX 32 /* the largest register file (AVX-512) in vectors of 16 floats: the kernel
+                               compiles the group sizes it allows, the lowering builds only those
+                               the target's registers hold */
+
 /* The largest group a tile of ru vectors keeps in vregs16 registers of 16 floats (G sets of
  * accumulators, G weight broadcasts, one input vector); 1 when not even a pair fits. */
 static inline int kpat_gmax(int ru, int vregs16)
@@ -158,8 +162,7 @@ static inline int kpat_vregs16(int vector_bits, int vregs)
 /* Does the tile fit the registers (accumulators + a broadcast + two loads in flight)? */
 static inline int kpat_tile_fits(const KPatTile *tl, int vector_bits, int vregs)
 {
-    int per = vector_bits >= 512 ? 1 : vector_bits >= 256 ? 2 : 4;
-    return tl->r * tl->u <= KPAT_RUMAX && (tl->r * tl->u + 3) * per <= (vregs > 0 ? vregs : 16);
+    return tl->r * tl->u <= KPAT_RUMAX && tl->r * tl->u + 3 <= kpat_vregs16(vector_bits, vregs);
 }
 
 #endif
