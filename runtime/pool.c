@@ -1,13 +1,14 @@
 /* pool.c — the per-session pthread pool that generated code reaches through PpcHost.parallel_for.
  *
  * Protocol. A job is published in one 64-bit atomic word `job`: bits 32..63 a generation number,
- * 16..31 the number of ranges ("chunks"), 0..15 the next unclaimed chunk. The caller writes the
- * job's fields (fn, arg, n, chunks), sets `pending` to the chunk count and stores the new word
- * (release); workers and the caller then claim chunks by compare-and-swap on the word, which only
- * succeeds while the generation is the one they saw and chunks remain. A successful claim pins
- * the job (it cannot complete, so the caller cannot publish the next one) and therefore the
- * fields read after it are that job's. Whoever finishes a chunk decrements `pending`; the caller
- * returns when it reaches zero. So the caller never waits for a worker that has not woken up yet:
+ * bit 31 whether its chunks can be stolen from (below), 16..30 the number of ranges ("chunks"),
+ * 0..15 the next unclaimed chunk. The caller writes the
+ * job's fields (fn, arg, n, grain), sets `pending` to the iteration count and stores the new
+ * word (release); workers and the caller then claim chunks by compare-and-swap on the word, which
+ * only succeeds while the generation is the one they saw and chunks remain. A successful claim of
+ * a chunk that cannot be stolen from pins the job (it cannot complete, so the caller cannot
+ * publish the next one) and therefore the fields read after it are that job's. Whoever finishes
+ * iterations subtracts them from `pending`; the caller returns when it reaches zero. So the caller never waits for a worker that has not woken up yet:
  * it takes the unclaimed chunks itself.
  *
  * Stealing. A thread works through the chunk it claimed block by block from the front (1/8 of
@@ -18,7 +19,8 @@
  * once; `pending` counts iterations not yet run. Threads of equal speed each run their own chunk
  * as before (the same half of every layer, which keeps caches warm); when one CPU is slower
  * (a busy virtual host), the other finishes the rest instead of waiting for it. A successful
- * claim of a block pins the job just like a chunk claim: the block's iterations are pending.
+ * claim of a block pins the job (the block's iterations are pending); the claim of a stealable
+ * chunk does not, so its owner reads the job's fields only after taking a block of it.
  *
  * Sleeping. A waiting thread polls with `pause` for PURE_SPINS rounds, then polls with
  * sched_yield (so that an oversubscribed machine runs the threads that have work) until SPIN_NS
@@ -60,10 +62,9 @@ struct PpcrtPool {
     PpcTaskFn fn;
     void *arg;
     int64_t n;
-    /* Whether the job's chunks run in blocks that can be stolen, and its grain: atomic because a
-     * thread still stealing from the previous job may read them while they are set (it then
-     * fails its compare-and-swap, so the value it read does not matter). */
-    _Atomic int64_t steal, grain;
+    /* The job's grain: atomic because a thread still stealing from the previous job may read it
+     * while it is set (it then fails its compare-and-swap, so the value it read does not matter). */
+    _Atomic int64_t grain;
     /* Iterations not yet run, hit by every finishing block. */
     _Alignas(CACHE_LINE) _Atomic int64_t pending;
     _Alignas(CACHE_LINE) _Atomic int n_sleeping; /* workers inside or entering cv_work waits */
@@ -126,7 +127,8 @@ static int spin_more(Spin *sp)
 }
 
 static inline uint32_t word_gen(uint64_t w) { return (uint32_t)(w >> 32); }
-static inline int word_chunks(uint64_t w) { return (int)((w >> 16) & 0xffff); }
+static inline int word_chunks(uint64_t w) { return (int)((w >> 16) & 0x7fff); }
+static inline int word_steal(uint64_t w) { return (int)((w >> 31) & 1); }
 static inline int word_next(uint64_t w) { return (int)(w & 0xffff); }
 
 int ppcrt_pool_chunk_count(int n_threads, int64_t n, int64_t grain)
@@ -182,17 +184,18 @@ static int take_block(PpcrtPool *p, int i, uint32_t gen, int back, int64_t least
     }
 }
 
-/* Run the blocks of chunk i (of `chunks`), from the front (its owner, which has claimed it, so
- * the job's fields are stable) or the back, until it is exhausted. */
+/* Run the blocks of chunk i (of `chunks`), from the front or the back, until it is exhausted.
+ * Claiming a stealable chunk does not pin the job (thieves may take all of it first); taking a
+ * block does, so the job's fields are read only after the first block. The owner's first block
+ * is 1/8 of the chunk, so its 1/64 floor matters only from the second on. */
 static void run_blocks(PpcrtPool *p, uint32_t gen, int chunks, int i, int back)
 {
-    int64_t lo, hi, b, e, least = 1;
-    if (!back) {
-        ppcrt_pool_chunk_range(p->n, chunks, i, &b, &e);
-        least = (e - b + OWN_MIN_PART - 1) / OWN_MIN_PART;
-    }
+    int64_t lo, hi, b = -1, e, least = 1;
     while (take_block(p, i, gen, back, least, &lo, &hi)) {
-        ppcrt_pool_chunk_range(p->n, chunks, i, &b, &e);
+        if (b < 0) {
+            ppcrt_pool_chunk_range(p->n, chunks, i, &b, &e);
+            if (!back) least = (e - b + OWN_MIN_PART - 1) / OWN_MIN_PART;
+        }
         p->fn(p->arg, b + lo, b + hi);
         chunk_done(p, hi - lo);
     }
@@ -212,7 +215,7 @@ static void run_chunks(PpcrtPool *p, uint32_t gen)
         const int i = word_next(w);
         chunks = word_chunks(w);
         last = i;
-        if (atomic_load_explicit(&p->steal, memory_order_relaxed)) {
+        if (word_steal(w)) { /* read from the claimed job's own word: p's fields may be the next job's */
             run_blocks(p, gen, chunks, i, 0);
         } else {
             int64_t b, e;
@@ -222,8 +225,8 @@ static void run_chunks(PpcrtPool *p, uint32_t gen)
         }
         w = atomic_load_explicit(&p->job, memory_order_acquire);
     }
-    /* Stealing: only a thread that claimed a chunk of this job knows it was stealable (p->steal
-     * may already belong to the next job otherwise); take_block checks the generation anyway. */
+    /* Stealing: only a thread that claimed a chunk of this job knows whether it was stealable;
+     * take_block checks the generation of every chunk it takes from. */
     if (last < 0 || word_gen(w) != gen) return;
     for (int j = 1; j < chunks; j++) run_blocks(p, gen, chunks, (last + j) % chunks, 1);
 }
@@ -283,14 +286,13 @@ void ppcrt_pool_parallel_for(void *pool, PpcTaskFn fn, void *arg, int64_t n, int
     /* chunks short enough for a range word run in blocks and can be stolen from */
     const int steal = n / chunks + 1 < ((int64_t)1 << RANGE_BITS);
     atomic_store_explicit(&p->grain, grain, memory_order_relaxed);
-    atomic_store_explicit(&p->steal, steal, memory_order_relaxed);
     if (steal)
         for (int i = 0; i < chunks; i++) {
             int64_t b, e;
             ppcrt_pool_chunk_range(n, chunks, i, &b, &e);
             atomic_store_explicit(&p->ranges[i].w, range_word(gen, 0, e - b), memory_order_relaxed);
         }
-    atomic_store(&p->job, ((uint64_t)gen << 32) | ((uint64_t)chunks << 16));
+    atomic_store(&p->job, ((uint64_t)gen << 32) | ((uint64_t)steal << 31) | ((uint64_t)chunks << 16));
     if (atomic_load(&p->n_sleeping) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->cv_work);
@@ -342,7 +344,6 @@ int ppcrt_pool_create(int n_threads, PpcrtPool **out)
     atomic_init(&p->n_sleeping, 0);
     atomic_init(&p->caller_sleeping, 0);
     atomic_init(&p->shutdown, 0);
-    atomic_init(&p->steal, 0);
     atomic_init(&p->grain, 1);
     if (n_threads > 1) {
         p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
