@@ -107,28 +107,49 @@ KC_INLINE void kpat_pad_cols(const KPadParams *p, int32_t b, int32_t *lo, int32_
     *hi = p->w - 1 + p->pl - b < 0 ? 0 : (p->w - 1 + p->pl - b) / p->sw + 1;
 }
 
-/* Write columns [j, j1) of the source row h (plane columns pj = j + dx) of `lanes` channels
- * (0: plain, one channel) to dst[l * chan + j]; returns the column where it stopped (j1, or
- * earlier when the vector path would cross `limit`). Groups of 16 go through the transpose;
- * a partial group writes zeros past j1 (callers want zeros there) while inside `limit`. */
-KC_INLINE int32_t kpat_pad_run(const KPadParams *p, const float *xs, float *dst, int64_t chan, int lanes, int32_t h,
-                               int32_t b, int32_t dx, int32_t j, int32_t j1, int64_t limit)
+/* Columns [j, j + 16) of the source row h (plane columns pj = j + dx) of 16 channels through
+ * an in-register transpose to dst[l * chan + j ...]; the columns outside [jlo, j1) are written
+ * as zeros (their sources are not read). */
+KC_INLINE void kpat_pad_group(const KPadParams *p, const float *xs, float *dst, int64_t chan, int32_t h, int32_t b,
+                              int32_t dx, int32_t j, int32_t jlo, int32_t j1)
 {
-    if (lanes == KC_VL)
-        for (; j < j1 && j + KC_VL <= limit; j += KC_VL) {
-            kc_v16 t[KC_VL];
-            const int64_t step = (int64_t)p->sw * KC_VL; /* source pixels of consecutive columns */
-            const float *src = xs + ((int64_t)h * p->w + (int64_t)p->sw * (j + dx) + b - p->pl) * KC_VL;
-            if (j + KC_VL <= j1) {
-                KC_UNROLL
-                for (int k = 0; k < KC_VL; k++) t[k] = kc_load(src + k * step);
-            } else {
-                for (int k = 0; k < KC_VL; k++) t[k] = j + k < j1 ? kc_load(src + k * step) : kc_splat(0.0f);
-            }
-            kpat_transpose16(t);
-            KC_UNROLL
-            for (int k = 0; k < KC_VL; k++) kc_store(dst + k * chan + j, t[k]);
+    kc_v16 t[KC_VL];
+    const int64_t step = (int64_t)p->sw * KC_VL; /* source pixels of consecutive columns */
+    const float *src = xs + ((int64_t)h * p->w + (int64_t)p->sw * (j + dx) + b - p->pl) * KC_VL;
+    if (j >= jlo && j + KC_VL <= j1) {
+        KC_UNROLL
+        for (int k = 0; k < KC_VL; k++) t[k] = kc_load(src + k * step);
+    } else {
+        for (int k = 0; k < KC_VL; k++)
+            t[k] = j + k >= jlo && j + k < j1 ? kc_load(src + k * step) : kc_splat(0.0f);
+    }
+    kpat_transpose16(t);
+    KC_UNROLL
+    for (int k = 0; k < KC_VL; k++) kc_store(dst + k * chan + j, t[k]);
+}
+
+/* Write columns [j, j1) of the source row h (plane columns pj = j + dx) of `lanes` channels
+ * (0: plain, one channel) to dst[l * chan + j]. Groups of 16 go through the transpose; a
+ * partial group writes zeros past j1 (callers want zeros there) while inside `limit`. Where a
+ * group would cross `limit`, one more group covers the rest: in rows mode (row = the
+ * destination row, limit = its width) the row's last 16 columns, whose columns outside the
+ * run are the row's zero padding; in flat mode the run's last 16 columns, if it has 16. The
+ * columns such a group shares with the group before are written twice, with the same values:
+ * cheaper than the element loop, which remains for plain input and short flat runs. */
+KC_INLINE void kpat_pad_run(const KPadParams *p, const float *xs, float *dst, int64_t chan, int lanes, int32_t h,
+                            int32_t b, int32_t dx, int32_t j, int32_t j1, int64_t limit, int row)
+{
+    if (lanes == KC_VL) {
+        const int32_t js = j;
+        for (; j < j1 && j + KC_VL <= limit; j += KC_VL) kpat_pad_group(p, xs, dst, chan, h, b, dx, j, js, j1);
+        if (j < j1 && row && limit >= KC_VL) {
+            kpat_pad_group(p, xs, dst, chan, h, b, dx, (int32_t)limit - KC_VL, js, j1);
+            j = j1;
+        } else if (j < j1 && j1 - js >= KC_VL) {
+            kpat_pad_group(p, xs, dst, chan, h, b, dx, j1 - KC_VL, js, j1);
+            j = j1;
         }
+    }
     for (; j < j1; j++) {
         const int64_t w = (int64_t)p->sw * (j + dx) + b - p->pl;
         if (lanes) {
@@ -138,7 +159,6 @@ KC_INLINE int32_t kpat_pad_run(const KPadParams *p, const float *xs, float *dst,
             dst[j] = xs[(int64_t)h * p->w + w];
         }
     }
-    return j;
 }
 
 /* The copies of one channel block (blocked input: `lanes` channels from the 16 lanes of x's
@@ -176,7 +196,7 @@ KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out,
                     for (int32_t z = 0; z < p->cw; z += KC_VL)
                         if (!data || z < zl || z >= zr) kc_store(rl + z, kc_splat(0.0f));
                 }
-                if (data) kpat_pad_run(p, xs, row, chan, lanes, h, b, dx, j0, j1, p->cw);
+                if (data) kpat_pad_run(p, xs, row, chan, lanes, h, b, dx, j0, j1, p->cw, 1);
             }
             continue;
         }
@@ -189,7 +209,7 @@ KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out,
             if (lo > j0) j0 = lo;
             if (hi < j1) j1 = hi;
             if (j0 < j1)
-                kpat_pad_run(p, xs, os + orow, chan, lanes, h, b, 0, j0, j1, csz - orow);
+                kpat_pad_run(p, xs, os + orow, chan, lanes, h, b, 0, j0, j1, csz - orow, 0);
         }
     }
 }
