@@ -35,7 +35,9 @@
  * band, channel block) and write one band of copy rows into a buffer of chb rows per copy; the
  * conv's tile row is taken modulo its band; codegen/native.c runs pad and conv band by band.
  * PatternPad work item = (image n, channel block of 16) for blocked input, (n, channel) for plain;
- * element by element, the source of each copy element computed as ir/pattern.c defines it.
+ * each copy element is what ir/pattern.c defines. Blocked input goes 16 pixels at a time through
+ * an in-register transpose (rows mode: straight into the copies' rows; flat mode: into a stage
+ * of the phase plane, which every copy of that phase then slices); the rest element by element.
  * Buffers: 0 x, 1 planes.
  * Instances: k_pattern_conv_<flat>_<R>_<U> (KPAT_TILES) and k_pattern_pad, exported by
  * pattern.c; the lowering (codegen/lower_pattern.c) picks one by name.
@@ -161,6 +163,52 @@ KC_INLINE void kpat_pad_run(const KPadParams *p, const float *xs, float *dst, in
     }
 }
 
+/* Flat mode, a full block of 16 channels: each phase plane the copies read is transposed once
+ * into a stage (16 lanes of the plane's PH*PW elements, row after row, zeros where the plane is
+ * padding and after its end), and every copy of that phase is then a contiguous slice of the
+ * stage (copy element e = plane element e + dy*PW + dx): a vector load and a store per 16
+ * elements. (The element loop this replaces wrote every element of a 7x7 layer on its own.)
+ * Returns 0, doing nothing, when the stage would not fit KPAT_FLAT_STAGE floats. */
+#define KPAT_FLAT_STAGE 4096 /* floats: 16 KB, a third of L1 */
+KC_INLINE int kpat_pad_flat16(const KPadParams *p, const float *xs, float *out)
+{
+    const int64_t csz = (int64_t)p->ch * p->cw, chan = p->nc * csz, plane = (int64_t)p->ph * p->pw;
+    int64_t need = plane + KC_VL; /* a row's last group writes up to 15 zeros past the plane */
+    for (int s = 0; s < p->nc; s++) {
+        const int64_t e = (int64_t)p->copies[s][1] * p->pw + p->copies[s][2] + csz;
+        if (e > need) need = e;
+    }
+    const int64_t sw = (need + KC_VL - 1) / KC_VL * KC_VL; /* floats per lane of the stage */
+    if (sw * KC_VL > KPAT_FLAT_STAGE) return 0;
+    float st[KPAT_FLAT_STAGE] __attribute__((aligned(64)));
+    for (int32_t ph = 0; ph < p->sh * p->sw; ph++) {
+        int used = 0;
+        for (int s = 0; s < p->nc; s++) used |= p->copies[s][0] == ph;
+        if (!used) continue;
+        const int32_t a = ph / p->sw, b = ph % p->sw;
+        int32_t lo, hi;
+        kpat_pad_cols(p, b, &lo, &hi);
+        if (hi > p->pw) hi = p->pw;
+        for (int64_t e = 0; e < sw * KC_VL; e += KC_VL) kc_store(st + e, kc_splat(0.0f));
+        for (int32_t pi = 0; pi < p->ph && lo < hi; pi++) {
+            const int32_t h = p->sh * pi + a - p->pt;
+            if (h < 0 || h >= p->h) continue;
+            /* rows in ascending order: the zeros a row's last group writes past its end are the
+             * next row's padding or are overwritten by its data */
+            for (int32_t j = lo; j < hi; j += KC_VL)
+                kpat_pad_group(p, xs, st + (int64_t)pi * p->pw, sw, h, b, 0, j, lo, hi);
+        }
+        for (int s = 0; s < p->nc; s++) {
+            if (p->copies[s][0] != ph) continue;
+            const float *src = st + (int64_t)p->copies[s][1] * p->pw + p->copies[s][2];
+            for (int64_t l = 0; l < KC_VL; l++)
+                for (int64_t e = 0; e < csz; e += KC_VL)
+                    kc_store(out + l * chan + s * csz + e, kc_load(src + l * sw + e));
+        }
+    }
+    return 1;
+}
+
 /* The copies of one channel block (blocked input: `lanes` channels from the 16 lanes of x's
  * pixels) or one channel (plain input, lanes = 0). Rows mode: destination row by row, every
  * element written once (zeros where the copy reads padding). Flat mode (small images): zero
@@ -170,6 +218,7 @@ KC_INLINE void kpat_pad_copies(const KPadParams *p, const float *xs, float *out,
 {
     const int64_t rows = p->nrb ? p->chb : p->ch; /* rows per copy in out */
     const int64_t csz = rows * p->cw, chan = p->nc * csz, nch = lanes ? lanes : 1;
+    if (p->flat && lanes == KC_VL && kpat_pad_flat16(p, xs, out)) return;
     if (p->flat)
         for (int64_t l = 0; l < nch; l++)
             for (int64_t e = 0; e < chan; e += KC_VL) kc_store(out + l * chan + e, kc_splat(0.0f));
