@@ -205,7 +205,7 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
      * their input loads; a record per group (kpat_rec_words: channel byte offset, accumulator
      * byte offsets, weights) in the table of its size G, runs[b][G-1] where block b's groups of
      * size G start. */
-    const int gmax = kpat_gmax(tile.r * tile.u, kpat_vregs16(t->vector_bits, t->vregs));
+    const int gmax = kpat_gmax(tile.r * tile.u, kc_vregs16(t->vector_bits, t->vregs));
     const int64_t nb = nog * p.ncb * p.k, nt = geo.nt, slot_bytes = (int64_t)tile.r * tile.u * KC_VL * 4;
     int32_t *run = xcalloc((size_t)(nb + 1) * KPAT_GMAX, sizeof(int32_t)), *tab[KPAT_GMAX];
     int64_t cnt[KPAT_GMAX] = {0};

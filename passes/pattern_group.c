@@ -399,7 +399,7 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
         for (int t = 0; t < KPAT_NTILES; t++) {
             if (!kpat_tile_fits(&kpat_tiles[t], vbits, vregs)) continue;
             PatChoice c;
-            if (cost_tile(&L, &kpat_tiles[t], kpat_vregs16(vbits, vregs), &c)) continue;
+            if (cost_tile(&L, &kpat_tiles[t], kc_vregs16(vbits, vregs), &c)) continue;
             if (ctx && ctx->pattern_tile[2] &&
                 (ctx->pattern_tile[0] != kpat_tiles[t].flat || ctx->pattern_tile[1] != kpat_tiles[t].r ||
                  ctx->pattern_tile[2] != kpat_tiles[t].u))

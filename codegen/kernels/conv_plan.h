@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "conv_params.h"
+#include "kcommon.h"
 
 /* Spatial geometry of a 2-D convolution (leading pads; the trailing ones follow from out). */
 typedef struct KConvGeom {
@@ -49,13 +50,10 @@ static inline int64_t kplan_conv_pix_per_item(const KConvGeom *g, int t)
     return g->ow >= t ? g->ow : g->ow * kplan_cdiv(t, g->ow);
 }
 
-/* Vector registers per 16-float block, and the registers counted in blocks. */
-static inline int kplan_per_block(int vector_bits) { return vector_bits >= 512 ? 1 : vector_bits >= 256 ? 2 : 4; }
-
 /* Does a tile of oc x t accumulators (plus oc weights and a broadcast) fit? */
 static inline int kplan_tile_fits(int oc, int t, int vector_bits, int vregs)
 {
-    return (oc * t + oc + 1) * kplan_per_block(vector_bits) <= (vregs > 0 ? vregs : 16);
+    return (oc * t + oc + 1) * kc_regs_per_v16(vector_bits) <= (vregs > 0 ? vregs : 16);
 }
 
 /* Fraction of the FMA peak the fast path of an oc x t tile reaches: more loads per FMA than about
@@ -63,7 +61,7 @@ static inline int kplan_tile_fits(int oc, int t, int vector_bits, int vregs)
  * scheduler keeps two broadcasts in flight) each cost. */
 static inline double kplan_tile_eff(int oc, int t, int vector_bits, int vregs)
 {
-    int blocks = (vregs > 0 ? vregs : 16) / kplan_per_block(vector_bits);
+    int blocks = kc_vregs16(vector_bits, vregs);
     double acc = oc * t, e = 0.97, lr = (oc + t) / acc;
     if (lr > 0.65) e -= 0.12 * (lr - 0.65);
     if (acc < 10) e *= acc / 10.0;

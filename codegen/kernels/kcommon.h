@@ -45,6 +45,15 @@ typedef int32_t kc_v16i __attribute__((vector_size(64)));
  * operands then use p + constant rather than base + index addressing. */
 #define KC_OPAQUE(p) __asm__("" : "+r"(p))
 
+/* The register budget of the tile planners (conv_plan.h, pattern_plan.h): a target's registers
+ * per vector of 16 floats (512-bit: 1, 256-bit: 2, 128-bit: 4), and its register file (vregs,
+ * 16 when unknown) counted in vectors of 16 floats. */
+static inline int kc_regs_per_v16(int vector_bits) { return vector_bits >= 512 ? 1 : vector_bits >= 256 ? 2 : 4; }
+static inline int kc_vregs16(int vector_bits, int vregs)
+{
+    return (vregs > 0 ? vregs : 16) / kc_regs_per_v16(vector_bits);
+}
+
 /* Unaligned views that may alias float buffers: loads and stores through these. */
 typedef float kc_v16u __attribute__((vector_size(64), aligned(4), may_alias));
 

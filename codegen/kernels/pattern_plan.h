@@ -21,6 +21,8 @@
 
 #include <stdint.h>
 
+#include "kcommon.h"
+
 #define KPAT_KMAX 16  /* patterns per layer the kernel handles */
 #define KPAT_NTMAX 9  /* taps per pattern */
 #define KPAT_RUMAX 16 /* accumulators per tile */
@@ -152,17 +154,10 @@ static inline int kpat_copy_of(KPatCopies *cp, const KPatTap *t, int flat)
     return cp->n++;
 }
 
-/* Vector registers of the target counted in vectors of 16 floats. */
-static inline int kpat_vregs16(int vector_bits, int vregs)
-{
-    int per = vector_bits >= 512 ? 1 : vector_bits >= 256 ? 2 : 4;
-    return (vregs > 0 ? vregs : 16) / per;
-}
-
 /* Does the tile fit the registers (accumulators + a broadcast + two loads in flight)? */
 static inline int kpat_tile_fits(const KPatTile *tl, int vector_bits, int vregs)
 {
-    return tl->r * tl->u <= KPAT_RUMAX && tl->r * tl->u + 3 <= kpat_vregs16(vector_bits, vregs);
+    return tl->r * tl->u <= KPAT_RUMAX && tl->r * tl->u + 3 <= kc_vregs16(vector_bits, vregs);
 }
 
 #endif
