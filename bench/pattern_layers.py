@@ -132,7 +132,8 @@ def main():
     lines = ["", "## Per layer: resnet18, pattern-sparse against dense kernel (issue #6)", "",
              "Every pruned 3x3 conv compiled as a model of its own and timed by `ppcc --pattern-conv=sparse "
              "--tune` on this machine, one thread, the candidates interleaved, median of 15 runs each; sparse = PatternPad + "
-             "PatternConv with the fastest of the cost model's six best tiles, dense = the dense conv kernel on "
+             "PatternConv with the fastest of the cost model's six best tiles and its three best with 32 KB of "
+             "accumulators (tile: shape, blocks of 16 filters per work item), dense = the dense conv kernel on "
              "the same pruned weights. GFLOP/s counts the kept MACs; peak = the one-thread FMA peak above "
              "(%.1f GFLOP/s)." % peak, "",
              "| layer | connectivity | MACs dense (M) | MACs kept (M) | tile | sparse ms | dense ms | speed-up | "

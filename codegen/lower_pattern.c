@@ -178,7 +178,7 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
         }
     }
     p.og = (int32_t)ir_attr_int(n, "sched_obs", 1);
-    if (p.og < 1 || p.og > KPAT_OGMAX) return 0;
+    if (p.og < 1 || p.og > KPAT_OGMAX || (int64_t)p.og * KC_VL * tile.r * tile.u * KC_VL * 4 > KPAT_ACC_BYTES) return 0;
     const int64_t nog = (p.mb + p.og - 1) / p.og;
     p.n_work = geo.n * walk.tiles * nog;
     /* the kernel trusts the tables: check them (a hand-written .ir could hold anything) */
@@ -195,8 +195,7 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
                 return node_error(d, n, "kernel %d: channel or filter out of range", (int)k);
         }
     }
-    /* channel offsets in bytes, with the accumulator slot (16 * block-in-group + filter) in the low
-     * 6 bits: chan_stride is a multiple of 16 floats */
+    /* the records hold channel offsets in bytes as 32-bit words */
     if (p.chan_stride % KC_VL || (double)geo.c * (double)p.chan_stride * 4.0 >= 2147483648.0) return 0;
 
     /* Re-encode per (group of og blocks, channel block, pattern): the kernels of the group's

@@ -37,9 +37,14 @@
 #include "passes/pattern_tune.h"
 
 #define BLK IR_LAYOUT_BLOCK
-#define L1_BYTES 40960 /* the item's accumulators + the copies a tile reads for one channel block */
+#define SLAB_BYTES 24576 /* with the item's accumulators: the copies a tile reads for one channel block */
 #define SPARSE_CALIB 1.4 /* measured / counted cycles of the pattern kernel (cost_tile) */
-#define ACC_GROUP_BYTES 16384 /* accumulators of a work item's blocks of 16 filters, at most */
+/* Accumulators of a work item's blocks of 16 filters, at most: by default, and the wider
+ * variant --tune also times (more filters per item make larger groups of kernels that share
+ * their input loads, at the price of L1 space; measured on resnet18 at connectivity 0.72, one
+ * layer at a time: 10-15% faster on layer2 and layer4, 8-10% slower on layer3's 2x1 tiles). */
+#define ACC_GROUP_BYTES 16384
+#define ACC_GROUP_BYTES_WIDE KPAT_ACC_BYTES
 #define DENSE_EFF 0.9    /* fraction of the FMA peak the dense kernel reaches on big 3x3 layers (resnet18
                             layers timed alone by --tune: 0.88-0.95) */
 
@@ -62,14 +67,15 @@ typedef struct PatChoice {
     double cycles, loads_plan, loads_naive;
 } PatChoice;
 
-/* Input channels per block: the copies' rows a tile reads for a block, with the accumulators of
- * the item's 16 filters, should fit in L1 (48 KB on the machines we measured, some left over
- * for the weights streaming by). */
-static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies *cp, int og)
+/* Input channels per block: the copies' rows a tile reads for a block get SLAB_BYTES plus what
+ * the item's accumulators leave of their budget acc_bytes. With the default budget the two fit
+ * in L1 (40 of 48 KB on the machines we measured, some left over for the weights streaming by);
+ * the wide budget overcommits L1, which only --tune's measurements can judge. */
+static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies *cp, int og, int64_t acc_bytes)
 {
     int64_t per_ch = (int64_t)cp->n * 16 * t->u * (t->flat ? 1 : t->r + L->maxdy) * 4;
     int64_t acc = (int64_t)BLK * t->r * t->u * 64 * og;
-    int64_t cb = (L1_BYTES - acc) / per_ch;
+    int64_t cb = (acc_bytes + SLAB_BYTES - acc) / per_ch;
     if (cb < 4) cb = 4;
     if (cb > L->C) cb = L->C;
     return cb;
@@ -110,7 +116,7 @@ static double shape_factor(const KPatTile *t) { return t->flat ? 1.2 : 1.0 + 0.0
  * accumulator stores on one, plus 2 cycles of loop; a group of G kernels (as many as the
  * registers hold, kpat_gmax) loads the taps once for G filters; per run 12 (its end is
  * mispredicted), one run per group size. */
-static int cost_tile(const PatLayer *L, const KPatTile *t, int vregs16, PatChoice *c)
+static int cost_tile(const PatLayer *L, const KPatTile *t, int vregs16, int64_t acc_bytes, PatChoice *c)
 {
     c->tile = *t;
     c->walk = kpat_walk(t, L->geo.out[0], L->geo.out[1], L->pw, L->maxdy);
@@ -118,11 +124,11 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, int vregs16, PatChoic
     for (int64_t p = 0; p < L->K; p++)
         for (int64_t i = 0; i < L->NT; i++)
             if (kpat_copy_of(&c->copies, &L->taps[p][i], t->flat) < 0) return -1;
-    c->og = ACC_GROUP_BYTES / (BLK * t->r * t->u * 64);
+    c->og = (int)(acc_bytes / (BLK * t->r * t->u * 64));
     if (c->og > KPAT_OGMAX) c->og = KPAT_OGMAX;
     if (c->og > (L->M + BLK - 1) / BLK) c->og = (int)((L->M + BLK - 1) / BLK);
     if (c->og < 1) c->og = 1;
-    c->cblock = cblock_for(L, t, &c->copies, c->og);
+    c->cblock = cblock_for(L, t, &c->copies, c->og, acc_bytes);
     c->ncb = (L->C + c->cblock - 1) / c->cblock;
     const int ru = t->r * t->u;
     const int gmax = kpat_gmax(ru, vregs16);
@@ -334,10 +340,14 @@ static void tune_key(const Graph *g, int i, const PatLayer *L, const PassContext
              (long long)ctx->pattern_band_bytes, (unsigned long long)h);
 }
 
+/* --tune times the cost model's TUNE_CANDIDATES best tiles with the default accumulator budget
+ * and its TUNE_WIDE best with the wide one (where that gives a tile more filters per item). */
 #define TUNE_CANDIDATES 6
+#define TUNE_WIDE 3
 
-/* --tune for node i: index of the chosen candidate, -1 for dense, -2 on error (d set). The
- * times come from the cache when the key is there, else from the timing hook (then cached). */
+/* --tune for node i: index of the chosen candidate (of nc, at most TUNE_CANDIDATES + TUNE_WIDE),
+ * -1 for dense, -2 on error (d set). The times come from the cache when the key is there, else
+ * from the timing hook (then cached). */
 static int tune_layer(Graph *g, int i, const PatLayer *L, const PatChoice *cand, int nc, PassContext *ctx, int mode,
                       double *ms_sparse, double *ms_dense, Diag *d)
 {
@@ -345,18 +355,18 @@ static int tune_layer(Graph *g, int i, const PatLayer *L, const PatChoice *cand,
     char key[PAT_TUNE_KEY], choice[32];
     tune_key(g, i, L, ctx, key, sizeof key);
     if (pat_cache_get(ctx->tune_cache, key, choice, sizeof choice, ms_sparse, ms_dense)) {
-        int f, r, u;
+        int f, r, u, og;
         if (!strcmp(choice, "dense") && mode <= 0) return -1;
-        if (sscanf(choice, "%d,%d,%d", &f, &r, &u) == 3)
+        if (sscanf(choice, "%d,%d,%d,%d", &f, &r, &u, &og) == 4)
             for (int c = 0; c < nc; c++)
-                if (cand[c].tile.flat == f && cand[c].tile.r == r && cand[c].tile.u == u) return c;
+                if (cand[c].tile.flat == f && cand[c].tile.r == r && cand[c].tile.u == u && cand[c].og == og) return c;
         /* a cached choice this compile cannot use: measure again */
     }
     /* the candidates and the dense layer, timed together (interleaved: compiler/tune.c);
      * L (examined on g) describes each copy too: same node, same weights */
-    const int ns = nc < TUNE_CANDIDATES ? nc : TUNE_CANDIDATES;
-    Graph *s[TUNE_CANDIDATES + 1];
-    double ms[TUNE_CANDIDATES + 1];
+    const int ns = nc;
+    Graph *s[TUNE_CANDIDATES + TUNE_WIDE + 1];
+    double ms[TUNE_CANDIDATES + TUNE_WIDE + 1];
     int bad = 0;
     for (int c = 0; c <= ns; c++) {
         s[c] = pat_isolate(g, i);
@@ -370,7 +380,8 @@ static int tune_layer(Graph *g, int i, const PatLayer *L, const PatChoice *cand,
     for (int c = 1; c < ns; c++)
         if (ms[c] < ms[pick]) pick = c;
     *ms_sparse = ms[pick], *ms_dense = ms[ns];
-    snprintf(choice, sizeof choice, "%d,%d,%d", cand[pick].tile.flat, cand[pick].tile.r, cand[pick].tile.u);
+    snprintf(choice, sizeof choice, "%d,%d,%d,%d", cand[pick].tile.flat, cand[pick].tile.r, cand[pick].tile.u,
+             cand[pick].og);
     if (mode == 0 && *ms_dense <= *ms_sparse) snprintf(choice, sizeof choice, "dense");
     pat_cache_put(ctx->tune_cache, key, choice, *ms_sparse, *ms_dense);
     return !strcmp(choice, "dense") ? -1 : pick;
@@ -393,20 +404,27 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
             ir_node_set_str(g, i, "pattern_dense", why);
             continue;
         }
-        /* the compiled tiles that fit, cheapest predicted first (or the forced one) */
-        PatChoice cand[KPAT_NTILES];
-        int nc = 0;
+        /* the compiled tiles that fit, cheapest predicted first (or the forced one), with the
+         * default accumulator budget (cand) and, where it changes the tile's filters per item,
+         * the wide one (wide: only --tune picks those) */
+        PatChoice cand[KPAT_NTILES], wide[KPAT_NTILES];
+        int nc = 0, nw = 0;
         for (int t = 0; t < KPAT_NTILES; t++) {
             if (!kpat_tile_fits(&kpat_tiles[t], vbits, vregs)) continue;
-            PatChoice c;
-            if (cost_tile(&L, &kpat_tiles[t], kc_vregs16(vbits, vregs), &c)) continue;
             if (ctx && ctx->pattern_tile[2] &&
                 (ctx->pattern_tile[0] != kpat_tiles[t].flat || ctx->pattern_tile[1] != kpat_tiles[t].r ||
                  ctx->pattern_tile[2] != kpat_tiles[t].u))
                 continue;
+            PatChoice c, cw;
+            if (cost_tile(&L, &kpat_tiles[t], kc_vregs16(vbits, vregs), ACC_GROUP_BYTES, &c)) continue;
             int k = nc++;
             while (k > 0 && cand[k - 1].cycles > c.cycles) cand[k] = cand[k - 1], k--;
             cand[k] = c;
+            if (cost_tile(&L, &kpat_tiles[t], kc_vregs16(vbits, vregs), ACC_GROUP_BYTES_WIDE, &cw) || cw.og == c.og)
+                continue;
+            k = nw++;
+            while (k > 0 && wide[k - 1].cycles > cw.cycles) wide[k] = wide[k - 1], k--;
+            wide[k] = cw;
         }
         if (nc == 0) {
             ir_node_set_str(g, i, "pattern_dense", "no compiled tile fits");
@@ -440,13 +458,18 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
         if (ctx && ctx->pattern_tune && ctx->pattern_time && !ctx->pattern_tile[2]) {
             /* --tune: the measured best of the cost model's first candidates and dense */
             double ms_sparse = 0, ms_dense = 0;
-            int pick = tune_layer(g, i, &L, cand, nc, ctx, mode, &ms_sparse, &ms_dense, d);
+            PatChoice tc[TUNE_CANDIDATES + TUNE_WIDE];
+            int nt = 0;
+            for (int c = 0; c < nc && c < TUNE_CANDIDATES; c++) tc[nt++] = cand[c];
+            for (int c = 0; c < nw && c < TUNE_WIDE; c++) tc[nt++] = wide[c];
+            int pick = tune_layer(g, i, &L, tc, nt, ctx, mode, &ms_sparse, &ms_dense, d);
             if (pick == -2) return -1;
-            if (pick >= 0) best = cand[pick];
+            if (pick >= 0) best = tc[pick];
             use_sparse = pick >= 0;
             size_t sl = strlen(stats);
-            snprintf(stats + sl, sizeof stats - sl, "; measured %.3f ms sparse (tile %s %dx%d) vs %.3f ms dense",
-                     ms_sparse, best.tile.flat ? "flat" : "rows", best.tile.r, best.tile.u, ms_dense);
+            snprintf(stats + sl, sizeof stats - sl,
+                     "; measured %.3f ms sparse (tile %s %dx%d, %d blocks/item) vs %.3f ms dense", ms_sparse,
+                     best.tile.flat ? "flat" : "rows", best.tile.r, best.tile.u, best.og, ms_dense);
         }
         if (!use_sparse) {
             char why2[900];

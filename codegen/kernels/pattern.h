@@ -364,8 +364,7 @@ KC_INLINE void kpat_conv_item(const KPatParams *p, void *const *bufs, int64_t it
         q0 = (p->band_tr ? tr % p->band_tr : tr) * R * p->cw + tc * U * KC_VL;
     }
     const float *xb = xp + n * p->img_stride + q0;
-    enum { SLOT = KPAT_RUMAX * KC_VL }; /* floats per slot at most; R*U*16 used */
-    float accm[KPAT_OGMAX * KC_VL * SLOT] __attribute__((aligned(64)));
+    float accm[KPAT_ACC_BYTES / 4] __attribute__((aligned(64))); /* og * 16 slots of R*U*16 used */
     const int64_t slot = (int64_t)R * U * KC_VL;
 
     for (int64_t v = 0; v < nob * KC_VL * slot; v += KC_VL) kc_store(accm + v, kc_splat(0.0f));

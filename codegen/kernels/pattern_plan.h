@@ -26,8 +26,9 @@
 #define KPAT_KMAX 16  /* patterns per layer the kernel handles */
 #define KPAT_NTMAX 9  /* taps per pattern */
 #define KPAT_RUMAX 16 /* accumulators per tile */
-#define KPAT_OGMAX 4  /* output blocks of 16 filters per work item */
-#define KPAT_KERNEL_VERSION 3 /* bump when the kernel or its schedule changes: tuning caches
+#define KPAT_OGMAX 8  /* output blocks of 16 filters per work item */
+#define KPAT_ACC_BYTES 32768 /* a work item's accumulators (og blocks x 16 filters x R*U vectors), at most */
+#define KPAT_KERNEL_VERSION 4 /* bump when the kernel or its schedule changes: tuning caches
                                  (passes/pattern_tune.c) key on it, old timings are not reused */
 #define KPAT_GMAX 4 /* kernels of one (channel, pattern) for up to this many filters share their
                        input loads (a group: G sets of accumulators in registers) */

@@ -56,6 +56,8 @@ typedef struct Case {
     int tile[3];       /* forced tile or {0,0,0} */
     int dirty;         /* a nonzero weight outside its pattern: must stay dense */
     int chain;         /* a dense 3x3 conv consumes the output: filter-reorder folds into it */
+    int og;            /* blocks of 16 filters per work item instead of the pass's choice (as --tune's
+                          wide accumulator budget gives), or 0 */
 } Case;
 
 static Case layer(int64_t c, int64_t m, int64_t hw, int64_t s)
@@ -69,11 +71,11 @@ static void case_str(const Case *c, char *b, size_t n)
 {
     snprintf(b, n,
              "%sN%lld C%lld %lldx%lld M%lld k%lldx%lld s%lld d%lld pads %lld,%lld,%lld,%lld K%d NT%d conn %.2f%s%s%s "
-             "tile %d,%d,%d",
+             "tile %d,%d,%d og %d",
              c->chain ? "chain " : "", (long long)c->n, (long long)c->c, (long long)c->h, (long long)c->w, (long long)c->m, (long long)c->kh,
              (long long)c->kw, (long long)c->s, (long long)c->d, (long long)c->pads[0], (long long)c->pads[1],
              (long long)c->pads[2], (long long)c->pads[3], c->k, c->nt, c->conn, c->empty_filters ? " empty" : "",
-             c->residual ? " res" : "", c->relu ? " relu" : "", c->tile[0], c->tile[1], c->tile[2]);
+             c->residual ? " res" : "", c->relu ? " relu" : "", c->tile[0], c->tile[1], c->tile[2], c->og);
 }
 
 /* K distinct random masks of NT taps of a kh x kw kernel. */
@@ -347,6 +349,7 @@ static int run_case(const Case *c, uint64_t seed)
         fails++;
         goto done;
     }
+    if (c->og) ir_node_set_int(g2, pat, "sched_obs", c->og);
     if (interp_run(g2, ins, got, NULL, &d)) {
         fprintf(stderr, "FAIL %s: interpreter on the rewritten graph: %s\n", desc, d.msg);
         fails++;
@@ -433,6 +436,25 @@ START_TEST(test_every_tile)
 }
 END_TEST
 
+/* Work items of many filters: 8 blocks of 16 (the default for 2-vector tiles; --tune's wide
+ * budget for larger ones, up to KPAT_ACC_BYTES of accumulators), with a partial last group. */
+START_TEST(test_wide_items)
+{
+    int fails = 0;
+    Case c = layer(24, 160, 9, 1); /* 10 blocks: groups of 8 and 2 */
+    c.conn = 0.5, c.relu = 1;
+    c.tile[0] = 0, c.tile[1] = 2, c.tile[2] = 1;
+    fails += run_case(&c, 5000);
+    c.tile[1] = 2, c.tile[2] = 2, c.og = 8; /* 32 KB of accumulators */
+    fails += run_case(&c, 5001);
+    Case f = layer(20, 136, 7, 2); /* flat, stride 2, odd channels, 9 blocks */
+    f.residual = 1;
+    f.tile[0] = 1, f.tile[1] = 1, f.tile[2] = 2, f.og = 8;
+    fails += run_case(&f, 5002);
+    ck_assert_int_eq(fails, 0);
+}
+END_TEST
+
 START_TEST(test_every_pattern_size)
 {
     int fails = 0;
@@ -490,6 +512,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_layers);
     tcase_add_test(tc, test_every_tile);
+    tcase_add_test(tc, test_wide_items);
     tcase_add_test(tc, test_every_pattern_size);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_dirty_weights_stay_dense);
