@@ -159,6 +159,14 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, int vregs16, int64_t 
     return 0;
 }
 
+/* Insert c into a[0..*n), kept sorted by predicted cycles, cheapest first. */
+static void insert_by_cycles(PatChoice *a, int *n, const PatChoice *c)
+{
+    int k = (*n)++;
+    while (k > 0 && a[k - 1].cycles > c->cycles) a[k] = a[k - 1], k--;
+    a[k] = *c;
+}
+
 /* Why node i cannot become a PatternConv (NULL: it can); fills L. */
 static const char *examine(const Graph *g, int i, PatLayer *L)
 {
@@ -364,22 +372,21 @@ static int tune_layer(Graph *g, int i, const PatLayer *L, const PatChoice *cand,
     }
     /* the candidates and the dense layer, timed together (interleaved: compiler/tune.c);
      * L (examined on g) describes each copy too: same node, same weights */
-    const int ns = nc;
     Graph *s[TUNE_CANDIDATES + TUNE_WIDE + 1];
     double ms[TUNE_CANDIDATES + TUNE_WIDE + 1];
     int bad = 0;
-    for (int c = 0; c <= ns; c++) {
+    for (int c = 0; c <= nc; c++) {
         s[c] = pat_isolate(g, i);
-        if (c < ns) rewrite(s[c], 0, L, &cand[c], "");
+        if (c < nc) rewrite(s[c], 0, L, &cand[c], "");
         bad = bad || ir_graph_toposort(s[c], d);
     }
-    bad = bad || ctx->pattern_time(ctx->pattern_time_ctx, (const Graph *const *)s, ns + 1, ms, d);
-    for (int c = 0; c <= ns; c++) ir_graph_free(s[c]);
+    bad = bad || ctx->pattern_time(ctx->pattern_time_ctx, (const Graph *const *)s, nc + 1, ms, d);
+    for (int c = 0; c <= nc; c++) ir_graph_free(s[c]);
     if (bad) return -2;
     int pick = 0;
-    for (int c = 1; c < ns; c++)
+    for (int c = 1; c < nc; c++)
         if (ms[c] < ms[pick]) pick = c;
-    *ms_sparse = ms[pick], *ms_dense = ms[ns];
+    *ms_sparse = ms[pick], *ms_dense = ms[nc];
     snprintf(choice, sizeof choice, "%d,%d,%d,%d", cand[pick].tile.flat, cand[pick].tile.r, cand[pick].tile.u,
              cand[pick].og);
     if (mode == 0 && *ms_dense <= *ms_sparse) snprintf(choice, sizeof choice, "dense");
@@ -405,8 +412,9 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
             continue;
         }
         /* the compiled tiles that fit, cheapest predicted first (or the forced one), with the
-         * default accumulator budget (cand) and, where it changes the tile's filters per item,
-         * the wide one (wide: only --tune picks those) */
+         * default accumulator budget (cand) and, for --tune only, where it changes the tile's
+         * filters per item, the wide one (wide) */
+        const int tuning = ctx && ctx->pattern_tune && ctx->pattern_time && !ctx->pattern_tile[2];
         PatChoice cand[KPAT_NTILES], wide[KPAT_NTILES];
         int nc = 0, nw = 0;
         for (int t = 0; t < KPAT_NTILES; t++) {
@@ -417,14 +425,10 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
                 continue;
             PatChoice c, cw;
             if (cost_tile(&L, &kpat_tiles[t], kc_vregs16(vbits, vregs), ACC_GROUP_BYTES, &c)) continue;
-            int k = nc++;
-            while (k > 0 && cand[k - 1].cycles > c.cycles) cand[k] = cand[k - 1], k--;
-            cand[k] = c;
-            if (cost_tile(&L, &kpat_tiles[t], kc_vregs16(vbits, vregs), ACC_GROUP_BYTES_WIDE, &cw) || cw.og == c.og)
-                continue;
-            k = nw++;
-            while (k > 0 && wide[k - 1].cycles > cw.cycles) wide[k] = wide[k - 1], k--;
-            wide[k] = cw;
+            insert_by_cycles(cand, &nc, &c);
+            if (tuning && !cost_tile(&L, &kpat_tiles[t], kc_vregs16(vbits, vregs), ACC_GROUP_BYTES_WIDE, &cw) &&
+                cw.og != c.og)
+                insert_by_cycles(wide, &nw, &cw);
         }
         if (nc == 0) {
             ir_node_set_str(g, i, "pattern_dense", "no compiled tile fits");
@@ -455,7 +459,7 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
             snprintf(stats + sl, sizeof stats - sl, "; patterns detected from the weights (pass pattern-detect)");
         }
         int use_sparse = mode > 0 || sparse < dense;
-        if (ctx && ctx->pattern_tune && ctx->pattern_time && !ctx->pattern_tile[2]) {
+        if (tuning) {
             /* --tune: the measured best of the cost model's first candidates and dense */
             double ms_sparse = 0, ms_dense = 0;
             PatChoice tc[TUNE_CANDIDATES + TUNE_WIDE];
