@@ -174,7 +174,7 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
             if (!(geo.masks[q] >> bit & 1)) continue;
             int64_t tap[3];
             if (ir_pattern_tap(&geo, bit, tap)) return 0;
-            p.off[q][t++] = (int32_t)(tap[0] * chb * geo.cw + tap[1] * geo.cw);
+            p.off[q][t++] = (int32_t)(tap[0] * chb * geo.cw + tap[1] * geo.cw + tap[2]);
         }
     }
     p.og = (int32_t)ir_attr_int(n, "sched_obs", 1);

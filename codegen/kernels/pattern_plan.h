@@ -10,11 +10,11 @@
  *   flat mode (R = 1): vectors are 16 consecutive positions q of the flattened grid
  *     [OH x PW] (columns OW .. PW-1 of a row are computed and dropped), so small images waste
  *     only PW/OW instead of a whole vector per row.
- * Load plan: a kernel's tap t reads, for vector (r, u), its copy (below) at row r + dy(t) —
- * in rows mode taps whose (phase, dx, r + dy) coincide are ONE load (LLVM's GVN merges the
- * identical addresses of the unrolled body), so per kernel the loads are the distinct
- * (phase, dx, row, u), the weights' NT broadcasts and the filter's R*U accumulators, against
- * NT*R*U FMAs; all aligned.
+ * Load plan: a kernel's tap t reads, for vector (r, u), its copy (below) at row r + dy(t),
+ * column shift dx(t) — in rows mode taps whose (phase, dx, r + dy) coincide are ONE load
+ * (LLVM's GVN merges the identical addresses of the unrolled body), so per kernel the loads are
+ * the distinct (phase, dx, row, u), the weights' NT broadcasts and the filter's R*U
+ * accumulators, against NT*R*U FMAs. Rows mode: loads with dx != 0 are unaligned.
  */
 #ifndef PPCC_KERNELS_PATTERN_PLAN_H
 #define PPCC_KERNELS_PATTERN_PLAN_H
@@ -28,7 +28,7 @@
 #define KPAT_RUMAX 16 /* accumulators per tile */
 #define KPAT_OGMAX 8  /* output blocks of 16 filters per work item */
 #define KPAT_ACC_BYTES 32768 /* a work item's accumulators (og blocks x 16 filters x R*U vectors), at most */
-#define KPAT_KERNEL_VERSION 4 /* bump when the kernel or its schedule changes: tuning caches
+#define KPAT_KERNEL_VERSION 5 /* bump when the kernel or its schedule changes: tuning caches
                                  (passes/pattern_tune.c) key on it, old timings are not reused */
 #define KPAT_GMAX 4 /* kernels of one (channel, pattern) for up to this many filters share their
                        input loads (a group: G sets of accumulators in registers) */
@@ -131,12 +131,15 @@ static inline KPatWalk kpat_walk(const KPatTile *tl, int64_t oh, int64_t ow, int
     return w;
 }
 
-/* The input copies (PatternPad's output): every tap reads one copy at a multiple of 16 floats,
- * so all the kernel's loads are aligned (an unaligned 64-byte load splits two cache lines and
- * costs two). Copy (phase, dy, dx) of a phase plane P (ir/pattern.c):
- *   rows mode, dy = 0: copy[i][j] = P[i][j + dx], rows cw apart; tap (phase, dy, dx) reads
- *                      copy (phase, 0, dx) at offset dy * cw;
- *   flat mode:         copy[q] = P_flat[q + dy*pw + dx]; a tap reads its own copy at 0. */
+/* The input copies (PatternPad's output). Copy (phase, dy, dx) of a phase plane P
+ * (ir/pattern.c):
+ *   rows mode: one copy per phase, (phase, 0, 0): copy[i][j] = P[i][j], rows cw apart; tap
+ *              (phase, dy, dx) reads it at offset dy * cw + dx — unaligned when dx != 0. One
+ *              copy per column shift (every load aligned; ppcc before 2026-11-27) wrote 3x the
+ *              bytes in the PatternPad and left a third of L1 for each channel block; measured
+ *              on pruned resnet18 and vgg16 (docs/codegen.md), the unaligned loads cost less than
+ *              both: every pad 2.6-4x faster, and every conv as fast or faster;
+ *   flat mode: copy[q] = P_flat[q + dy*pw + dx]; a tap reads its own copy at 0 (aligned). */
 #define KPAT_CMAX 12
 
 typedef struct KPatCopies {
@@ -147,11 +150,11 @@ typedef struct KPatCopies {
 /* Index of the copy tap t reads (added if new); -1 when there are too many. */
 static inline int kpat_copy_of(KPatCopies *cp, const KPatTap *t, int flat)
 {
-    int32_t dy = flat ? t->dy : 0;
+    const int32_t dy = flat ? t->dy : 0, dx = flat ? t->dx : 0; /* rows: the shifts are offsets */
     for (int i = 0; i < cp->n; i++)
-        if (cp->key[i][0] == t->phase && cp->key[i][1] == dy && cp->key[i][2] == t->dx) return i;
+        if (cp->key[i][0] == t->phase && cp->key[i][1] == dy && cp->key[i][2] == dx) return i;
     if (cp->n == KPAT_CMAX) return -1;
-    cp->key[cp->n][0] = t->phase, cp->key[cp->n][1] = dy, cp->key[cp->n][2] = t->dx;
+    cp->key[cp->n][0] = t->phase, cp->key[cp->n][1] = dy, cp->key[cp->n][2] = dx;
     return cp->n++;
 }
 

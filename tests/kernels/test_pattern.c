@@ -58,6 +58,7 @@ typedef struct Case {
     int chain;         /* a dense 3x3 conv consumes the output: filter-reorder folds into it */
     int og;            /* blocks of 16 filters per work item instead of the pass's choice (as --tune's
                           wide accumulator budget gives), or 0 */
+    int shift_copies;  /* rows mode: rewrite the copies to one per (phase, column shift) */
 } Case;
 
 static Case layer(int64_t c, int64_t m, int64_t hw, int64_t s)
@@ -296,6 +297,29 @@ static int native_pair(const Graph *g, int i, Tensor **vals, const Tensor *want,
 static int conv_is_chain(const Node *n) { return n->name && !strcmp(n->name, "conv2"); }
 
 /* Returns the number of failures of one case. */
+/* The copies ppcc made in rows mode before 2026-11-27 (and a hand-written .ir may hold): one per
+ * (phase, column shift dx), so every tap read its own copy at an aligned offset. The IR and the
+ * kernel take any copies that cover the taps (a tap reads the nearest copy to its left), so the
+ * pad and conv nodes pattern-group made are given those copies instead, all shifts 0..maxdx. */
+static void shift_copies(Graph *g, int pat)
+{
+    const Node *cn = &g->nodes[pat];
+    int cnt = 0, kcnt = 0, dcnt = 0, scnt = 0;
+    const int64_t *cp = ir_attr_ints(cn, "copies", &cnt), *ks = ir_attr_ints(cn, "kernel_shape", &kcnt);
+    const int64_t *dl = ir_attr_ints(cn, "dilations", &dcnt), *st = ir_attr_ints(cn, "strides", &scnt);
+    IR_ASSERT(cp && ks && dl && st && kcnt == 2 && dcnt == 2 && scnt == 2 && !ir_attr_int(cn, "flat", 0));
+    const int64_t maxdx = (ks[1] - 1) * dl[1] / st[1];
+    int64_t nw[3 * KPAT_CMAX];
+    int n = 0;
+    for (int i = 0; i < cnt / 3; i++)
+        for (int64_t dx = 0; dx <= maxdx && n < KPAT_CMAX; dx++)
+            nw[3 * n] = cp[3 * i], nw[3 * n + 1] = cp[3 * i + 1], nw[3 * n + 2] = cp[3 * i + 2] + dx, n++;
+    Diag d = {{0}};
+    ir_node_set_ints(g, pat - 1, "copies", nw, 3 * n);
+    ir_node_set_ints(g, pat, "copies", nw, 3 * n);
+    IR_ASSERT(!ir_infer_node(g, pat - 1, &d) && !ir_infer_node(g, pat, &d));
+}
+
 static int run_case(const Case *c, uint64_t seed)
 {
     char desc[300];
@@ -350,6 +374,7 @@ static int run_case(const Case *c, uint64_t seed)
         goto done;
     }
     if (c->og) ir_node_set_int(g2, pat, "sched_obs", c->og);
+    if (c->shift_copies) shift_copies(g2, pat);
     if (interp_run(g2, ins, got, NULL, &d)) {
         fprintf(stderr, "FAIL %s: interpreter on the rewritten graph: %s\n", desc, d.msg);
         fails++;
@@ -455,6 +480,27 @@ START_TEST(test_wide_items)
 }
 END_TEST
 
+/* Rows mode makes one copy per phase and reads the column shifts at unaligned offsets; the
+ * earlier layout, a copy per (phase, shift), must still mean the same and run natively. */
+START_TEST(test_shifted_copies)
+{
+    int fails = 0;
+    Case a = layer(20, 24, 12, 1);
+    a.conn = 0.3, a.relu = 1, a.shift_copies = 1;
+    a.tile[0] = 0, a.tile[1] = 2, a.tile[2] = 1;
+    fails += run_case(&a, 6000);
+    Case b = layer(33, 40, 15, 2); /* stride 2: 4 phases x 2 shifts */
+    b.residual = 1, b.shift_copies = 1;
+    b.tile[0] = 0, b.tile[1] = 3, b.tile[2] = 2;
+    fails += run_case(&b, 6001);
+    Case e = layer(16, 16, 20, 1); /* dilation 2: shifts 0, 2, 4 */
+    e.d = 2, e.pads[0] = e.pads[1] = e.pads[2] = e.pads[3] = 2, e.shift_copies = 1;
+    e.tile[0] = 0, e.tile[1] = 2, e.tile[2] = 2;
+    fails += run_case(&e, 6002);
+    ck_assert_int_eq(fails, 0);
+}
+END_TEST
+
 START_TEST(test_every_pattern_size)
 {
     int fails = 0;
@@ -513,6 +559,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_layers);
     tcase_add_test(tc, test_every_tile);
     tcase_add_test(tc, test_wide_items);
+    tcase_add_test(tc, test_shifted_copies);
     tcase_add_test(tc, test_every_pattern_size);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_dirty_weights_stay_dense);
