@@ -11,7 +11,7 @@
  *     flat = 0: xp[n][c][s][i][j] = P[i + dy][j + dx]
  *     flat = 1: xp[n][c][s][i][j] = P(e + dy*PW + dx), e = i*CW + j, P(e) = P[e / PW][e % PW]
  *   so that every tap of a strided, dilated convolution reads a copy at a fixed offset
- *   (codegen/kernels/pattern_plan.h: rows mode makes one copy per phase, flat mode one per tap).
+ *   (ppcc makes one copy per phase, codegen/kernels/pattern_plan.h).
  *
  * PatternConv(xp, w, idx, runs, bias[, residual]) -> y
  *   Compact filter-kernel-weight storage of a pattern-pruned convolution (M filters in
@@ -34,7 +34,8 @@
  *   ey = kh*DH, ex = kw*DW, phase = (ey % SH)*SW + ex % SW, dy = ey / SH, dx = ex / SW:
  *     flat = 0: X = xp[n][c_k][copy (phase, 0, dx0)][oh + dy][ow + dx - dx0], dx0 the largest
  *               column shift <= dx among the phase's copies with dy = 0 (dx itself if present)
- *     flat = 1: X = xp[n][c_k][copy (phase, dy, dx)] at flat index oh*PW + ow
+ *     flat = 1: X = xp[n][c_k][copy (phase, dy0, dx0)] at flat index oh*PW + ow + (dy - dy0)*PW
+ *               + dx - dx0, the copy of the phase with the largest dy0*PW + dx0 <= dy*PW + dx
  *   i.e. the input at row SH*oh + ey - PT, column SW*ow + ex - PL. Rounding as Conv: the sum in
  *   double, rounded once with the bias, the residual added in f32, the activation in double.
  */
@@ -201,7 +202,7 @@ int ir_pattern_geom(const Graph *g, const Node *n, PatGeom *p, Diag *d)
             int64_t tap[3];
             if (ir_pattern_tap(p, bit, tap) < 0)
                 return node_error(d, n, "no copy for tap %lld of pattern %lld", (long long)bit, (long long)q);
-            int64_t last = p->flat ? (p->oh - 1) * p->pw + p->ow - 1 : (p->oh - 1 + tap[1]) * p->cw + p->ow - 1 + tap[2];
+            int64_t last = (p->flat ? (p->oh - 1) * p->pw + p->ow - 1 : (p->oh - 1 + tap[1]) * p->cw + p->ow - 1) + tap[2];
             if (p->flat ? p->pw < p->ow + (p->kw - 1) * p->dw / p->sw : p->cw < p->ow + tap[2])
                 return node_error(d, n, "copies too narrow for the output");
             if (last >= p->ch * p->cw) return node_error(d, n, "copies too small for the output");
@@ -211,24 +212,22 @@ int ir_pattern_geom(const Graph *g, const Node *n, PatGeom *p, Diag *d)
 
 /* Copy index and offset within the copy of tap `bit` (kh*KW + kw): out = {copy, dy, ddx}; the
  * value for output (oh, ow) is copy[(oh + dy) * cw + ow + ddx] (rows: the copy of the tap's
- * phase with the largest column shift dx0 <= dx, ddx = dx - dx0) or copy[oh * pw + ow] (flat:
- * the tap's own copy, ddx = 0). -1 if there is no such copy. */
+ * phase with dy = 0 and the largest column shift dx0 <= dx, ddx = dx - dx0) or
+ * copy[oh * pw + ow + ddx] (flat: the copy of the tap's phase with the largest shift
+ * dy0*PW + dx0 <= dy*PW + dx, ddx the difference). -1 if there is no such copy. */
 int ir_pattern_tap(const PatGeom *p, int64_t bit, int64_t out[3])
 {
     int64_t ey = bit / p->kw * p->dh, ex = bit % p->kw * p->dw;
     int64_t phase = (ey % p->sh) * p->sw + ex % p->sw, dy = ey / p->sh, dx = ex / p->sw;
-    int64_t best = -1;
+    int64_t best = -1, bo = 0;
     for (int64_t i = 0; i < p->ncopy; i++) {
         const int64_t *c = p->copies + 3 * i;
-        if (c[0] != phase) continue;
-        if (p->flat && c[1] == dy && c[2] == dx) {
-            best = i;
-            break;
-        }
-        if (!p->flat && c[1] == 0 && c[2] <= dx && (best < 0 || c[2] > p->copies[3 * best + 2])) best = i;
+        /* the copy's own shift: rows mode dx (copies with dy != 0 are not read), flat dy*PW + dx */
+        const int64_t o = p->flat ? c[1] * p->pw + c[2] : c[1] ? -1 : c[2], ob = p->flat ? dy * p->pw + dx : dx;
+        if (c[0] == phase && o >= 0 && o <= ob && (best < 0 || o > bo)) best = i, bo = o;
     }
     if (best < 0) return -1;
-    out[0] = best, out[1] = p->flat ? 0 : dy, out[2] = p->flat ? 0 : dx - p->copies[3 * best + 2];
+    out[0] = best, out[1] = p->flat ? 0 : dy, out[2] = (p->flat ? dy * p->pw + dx : dx) - bo;
     return 0;
 }
 
@@ -292,7 +291,7 @@ int eval_pattern_conv(const Graph *g, const Node *n, Tensor **in, Tensor **out, 
                     for (int64_t oh = 0; oh < p.oh; oh++)
                         for (int64_t ow = 0; ow < p.ow; ow++)
                             am[oh * p.ow + ow] +=
-                                wv * xc[p.flat ? oh * p.pw + ow : (oh + tp[1]) * p.cw + ow + tp[2]];
+                                wv * xc[(p.flat ? oh * p.pw + ow : (oh + tp[1]) * p.cw + ow) + tp[2]];
                 }
             }
         }

@@ -123,7 +123,7 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, int vregs16, int64_t 
     c->copies.n = 0;
     for (int64_t p = 0; p < L->K; p++)
         for (int64_t i = 0; i < L->NT; i++)
-            if (kpat_copy_of(&c->copies, &L->taps[p][i], t->flat) < 0) return -1;
+            if (kpat_copy_of(&c->copies, &L->taps[p][i]) < 0) return -1;
     c->og = (int)(acc_bytes / (BLK * t->r * t->u * 64));
     if (c->og > KPAT_OGMAX) c->og = KPAT_OGMAX;
     if (c->og > (L->M + BLK - 1) / BLK) c->og = (int)((L->M + BLK - 1) / BLK);

@@ -10,11 +10,11 @@
  *   flat mode (R = 1): vectors are 16 consecutive positions q of the flattened grid
  *     [OH x PW] (columns OW .. PW-1 of a row are computed and dropped), so small images waste
  *     only PW/OW instead of a whole vector per row.
- * Load plan: a kernel's tap t reads, for vector (r, u), its copy (below) at row r + dy(t),
- * column shift dx(t) — in rows mode taps whose (phase, dx, r + dy) coincide are ONE load
+ * Load plan: a kernel's tap t reads, for vector (r, u), its phase's copy (below) at row
+ * r + dy(t), column shift dx(t) — in rows mode taps whose (phase, dx, r + dy) coincide are ONE load
  * (LLVM's GVN merges the identical addresses of the unrolled body), so per kernel the loads are
  * the distinct (phase, dx, row, u), the weights' NT broadcasts and the filter's R*U
- * accumulators, against NT*R*U FMAs. Rows mode: loads with dx != 0 are unaligned.
+ * accumulators, against NT*R*U FMAs. Loads at a shift that is not a multiple of 16 are unaligned.
  */
 #ifndef PPCC_KERNELS_PATTERN_PLAN_H
 #define PPCC_KERNELS_PATTERN_PLAN_H
@@ -118,10 +118,12 @@ static inline KPatWalk kpat_walk(const KPatTile *tl, int64_t oh, int64_t ow, int
 {
     KPatWalk w;
     if (tl->flat) {
+        /* a tap reads the copy at its flat offset dy*pw + dx (at most maxdy*pw + pw - ow) past
+         * the tile's positions */
         w.tiles = kpat_cdiv(oh * pw, 16 * tl->u);
         w.tiles_c = 1;
         w.ch = 1;
-        w.cw = w.tiles * 16 * tl->u;
+        w.cw = kpat_cdiv(w.tiles * 16 * tl->u + maxdy * pw + pw - ow, 16) * 16;
     } else {
         w.tiles_c = kpat_cdiv(ow, 16 * tl->u);
         w.tiles = kpat_cdiv(oh, tl->r) * w.tiles_c;
@@ -133,13 +135,13 @@ static inline KPatWalk kpat_walk(const KPatTile *tl, int64_t oh, int64_t ow, int
 
 /* The input copies (PatternPad's output). Copy (phase, dy, dx) of a phase plane P
  * (ir/pattern.c):
- *   rows mode: one copy per phase, (phase, 0, 0): copy[i][j] = P[i][j], rows cw apart; tap
- *              (phase, dy, dx) reads it at offset dy * cw + dx — unaligned when dx != 0. One
- *              copy per column shift (every load aligned; ppcc before 2026-11-27) wrote 3x the
- *              bytes in the PatternPad and left a third of L1 for each channel block; measured
- *              on pruned resnet18 and vgg16 (docs/codegen.md), the unaligned loads cost less than
- *              both: every pad 2.6-4x faster, and every conv as fast or faster;
- *   flat mode: copy[q] = P_flat[q + dy*pw + dx]; a tap reads its own copy at 0 (aligned). */
+ *   rows mode: copy[i][j] = P[i][j + dx], rows cw apart; flat mode: copy[q] = P_flat[q + dy*pw + dx].
+ * ppcc makes one copy per phase, (phase, 0, 0): a tap (phase, dy, dx) reads it at offset
+ * dy*cw + dx (rows) or dy*pw + dx (flat; the copy is that much longer than the tiles' grid) —
+ * unaligned unless the offset is a multiple of 16. A copy per column shift (rows) or per tap
+ * (flat) made every load aligned (ppcc before 2026-11-27) but multiplied the bytes each
+ * PatternPad writes (3x rows, 9x flat for 3x3) and divided each channel block's L1 slab; measured
+ * on pruned resnet18 and vgg16 (docs/codegen.md), the unaligned loads cost less than both. */
 #define KPAT_CMAX 12
 
 typedef struct KPatCopies {
@@ -147,14 +149,14 @@ typedef struct KPatCopies {
     int32_t key[KPAT_CMAX][3]; /* phase, dy, dx */
 } KPatCopies;
 
-/* Index of the copy tap t reads (added if new); -1 when there are too many. */
-static inline int kpat_copy_of(KPatCopies *cp, const KPatTap *t, int flat)
+/* Index of the copy tap t reads, the copy of its phase (added if new); -1 when there are too
+ * many. */
+static inline int kpat_copy_of(KPatCopies *cp, const KPatTap *t)
 {
-    const int32_t dy = flat ? t->dy : 0, dx = flat ? t->dx : 0; /* rows: the shifts are offsets */
     for (int i = 0; i < cp->n; i++)
-        if (cp->key[i][0] == t->phase && cp->key[i][1] == dy && cp->key[i][2] == dx) return i;
+        if (cp->key[i][0] == t->phase) return i;
     if (cp->n == KPAT_CMAX) return -1;
-    cp->key[cp->n][0] = t->phase, cp->key[cp->n][1] = dy, cp->key[cp->n][2] = dx;
+    cp->key[cp->n][0] = t->phase, cp->key[cp->n][1] = 0, cp->key[cp->n][2] = 0;
     return cp->n++;
 }
 

@@ -58,7 +58,7 @@ typedef struct Case {
     int chain;         /* a dense 3x3 conv consumes the output: filter-reorder folds into it */
     int og;            /* blocks of 16 filters per work item instead of the pass's choice (as --tune's
                           wide accumulator budget gives), or 0 */
-    int shift_copies;  /* rows mode: rewrite the copies to one per (phase, column shift) */
+    int shift_copies;  /* rewrite the copies to one per (phase, shift): the layout before 2026-11-27 */
 } Case;
 
 static Case layer(int64_t c, int64_t m, int64_t hw, int64_t s)
@@ -297,23 +297,26 @@ static int native_pair(const Graph *g, int i, Tensor **vals, const Tensor *want,
 static int conv_is_chain(const Node *n) { return n->name && !strcmp(n->name, "conv2"); }
 
 /* Returns the number of failures of one case. */
-/* The copies ppcc made in rows mode before 2026-11-27 (and a hand-written .ir may hold): one per
- * (phase, column shift dx), so every tap read its own copy at an aligned offset. The IR and the
- * kernel take any copies that cover the taps (a tap reads the nearest copy to its left), so the
- * pad and conv nodes pattern-group made are given those copies instead, all shifts 0..maxdx. */
+/* The copies ppcc made before 2026-11-27 (and a hand-written .ir may hold): one per (phase,
+ * column shift dx) in rows mode, one per (phase, dy, dx) in flat mode, so every tap read its own
+ * copy at an aligned offset. The IR and the kernel take any copies that cover the taps (a tap
+ * reads the nearest copy before its shift), so the pad and conv nodes pattern-group made (one
+ * copy per phase) are given those copies instead: every shift up to the largest. */
 static void shift_copies(Graph *g, int pat)
 {
     const Node *cn = &g->nodes[pat];
     int cnt = 0, kcnt = 0, dcnt = 0, scnt = 0;
     const int64_t *cp = ir_attr_ints(cn, "copies", &cnt), *ks = ir_attr_ints(cn, "kernel_shape", &kcnt);
     const int64_t *dl = ir_attr_ints(cn, "dilations", &dcnt), *st = ir_attr_ints(cn, "strides", &scnt);
-    IR_ASSERT(cp && ks && dl && st && kcnt == 2 && dcnt == 2 && scnt == 2 && !ir_attr_int(cn, "flat", 0));
-    const int64_t maxdx = (ks[1] - 1) * dl[1] / st[1];
+    IR_ASSERT(cp && ks && dl && st && kcnt == 2 && dcnt == 2 && scnt == 2);
+    const int flat = ir_attr_int(cn, "flat", 0) != 0;
+    const int64_t maxdy = flat ? (ks[0] - 1) * dl[0] / st[0] : 0, maxdx = (ks[1] - 1) * dl[1] / st[1];
     int64_t nw[3 * KPAT_CMAX];
     int n = 0;
     for (int i = 0; i < cnt / 3; i++)
-        for (int64_t dx = 0; dx <= maxdx && n < KPAT_CMAX; dx++)
-            nw[3 * n] = cp[3 * i], nw[3 * n + 1] = cp[3 * i + 1], nw[3 * n + 2] = cp[3 * i + 2] + dx, n++;
+        for (int64_t dy = 0; dy <= maxdy; dy++)
+            for (int64_t dx = 0; dx <= maxdx && n < KPAT_CMAX; dx++)
+                nw[3 * n] = cp[3 * i], nw[3 * n + 1] = cp[3 * i + 1] + dy, nw[3 * n + 2] = cp[3 * i + 2] + dx, n++;
     Diag d = {{0}};
     ir_node_set_ints(g, pat - 1, "copies", nw, 3 * n);
     ir_node_set_ints(g, pat, "copies", nw, 3 * n);
@@ -480,8 +483,8 @@ START_TEST(test_wide_items)
 }
 END_TEST
 
-/* Rows mode makes one copy per phase and reads the column shifts at unaligned offsets; the
- * earlier layout, a copy per (phase, shift), must still mean the same and run natively. */
+/* ppcc makes one copy per phase and reads the shifts at unaligned offsets; the earlier layout,
+ * a copy per (phase, shift), must still mean the same and run natively. */
 START_TEST(test_shifted_copies)
 {
     int fails = 0;
@@ -497,6 +500,10 @@ START_TEST(test_shifted_copies)
     e.d = 2, e.pads[0] = e.pads[1] = e.pads[2] = e.pads[3] = 2, e.shift_copies = 1;
     e.tile[0] = 0, e.tile[1] = 2, e.tile[2] = 2;
     fails += run_case(&e, 6002);
+    Case f = layer(24, 20, 7, 1); /* flat: a copy per tap, 9 */
+    f.conn = 0.4, f.shift_copies = 1;
+    f.tile[0] = 1, f.tile[1] = 1, f.tile[2] = 4;
+    fails += run_case(&f, 6003);
     ck_assert_int_eq(fails, 0);
 }
 END_TEST
