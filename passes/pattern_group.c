@@ -37,7 +37,11 @@
 #include "passes/pattern_tune.h"
 
 #define BLK IR_LAYOUT_BLOCK
-#define SLAB_BYTES 24576 /* with the item's accumulators: the copies a tile reads for one channel block */
+/* With the item's accumulators: the copies a tile reads for one channel block. 24 KB until the
+ * copies became one per phase (2026-11-27), which tripled the channels of a 24 KB block; then
+ * 12 KB measured 1-8% faster per layer than 24 KB, 8 KB and 4 KB no faster or slower (resnet18 at
+ * connectivity 0 and 0.72, every layer group, cost-model tiles, ab --layers) */
+#define SLAB_BYTES 12288
 #define SPARSE_CALIB 1.4 /* measured / counted cycles of the pattern kernel (cost_tile) */
 /* Accumulators of a work item's blocks of 16 filters, at most: by default, and the wider
  * variant --tune also times (more filters per item make larger groups of kernels that share
@@ -69,7 +73,7 @@ typedef struct PatChoice {
 
 /* Input channels per block: the copies' rows a tile reads for a block get SLAB_BYTES plus what
  * the item's accumulators leave of their budget acc_bytes. With the default budget the two fit
- * in L1 (40 of 48 KB on the machines we measured, some left over for the weights streaming by);
+ * in L1 (28 of 48 KB on the machines we measured, the rest for the weights streaming by);
  * the wide budget overcommits L1, which only --tune's measurements can judge. */
 static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies *cp, int og, int64_t acc_bytes)
 {
