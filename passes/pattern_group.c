@@ -111,8 +111,16 @@ static void count_groups(const PatLayer *L, int og, int gmax, int64_t *grp)
  * tile on resnet18's 16 pruned layers at connectivity 0 and 0.72, Sapphire Rapids: relative to
  * the other tiles of a layer, tall tiles measure slower than counted, short ones faster, flat
  * ones slower; with this factor the cost model's picks are within 7% of the measured best,
- * against 15% without). */
-static double shape_factor(const KPatTile *t) { return t->flat ? 1.2 : 1.0 + 0.05 * (double)(t->r - 4); }
+ * against 15% without). Flat tiles of outputs at most 8 wide (resnet18's layer4, 7x7), where a
+ * rows tile would waste half of every vector and only flat ones are in the running, measured
+ * against the dense kernel after the copies became one per phase: 0.62-0.77x its time where the
+ * factor 1.2 predicted 1.06-1.14x, so the layers stayed dense without --tune; 1.0 there (resnet18
+ * at connectivity 0, cost-model compile: 14% faster; at 0.72 no change). */
+static double shape_factor(const PatLayer *L, const KPatTile *t)
+{
+    if (t->flat) return L->geo.out[1] <= 8 ? 1.0 : 1.2;
+    return 1.0 + 0.05 * (double)(t->r - 4);
+}
 
 /* Predicted cycles of tile t for one image, PatternPad included; fills c (returns -1 if the tile
  * needs more copies than the kernel handles). Per kernel: its FMAs on two ports, its
@@ -157,7 +165,7 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, int vregs16, int64_t 
      * 0 and 0.72): the kernel takes about SPARSE_CALIB times the cycles counted above; the
      * PatternPad writes the copies at about 8 bytes per cycle */
     double copies_bytes = (double)L->C * (double)c->copies.n * (double)(c->walk.ch * c->walk.cw) * 4.0;
-    c->cycles = per_tile * (double)c->walk.tiles * SPARSE_CALIB * shape_factor(t) + copies_bytes / 8.0;
+    c->cycles = per_tile * (double)c->walk.tiles * SPARSE_CALIB * shape_factor(L, t) + copies_bytes / 8.0;
     c->loads_plan = fmas > 0 ? loads / fmas : 0;
     c->loads_naive = (double)(L->NT * ru + L->NT + ru) / (double)(L->NT * ru);
     return 0;
