@@ -200,7 +200,7 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
 
     /* Re-encode per (group of og blocks, channel block, pattern): the kernels of the group's
      * blocks sorted by channel; the kernels of one channel (for different filters) go in groups
-     * of up to gmax, the most the tile's registers hold (pattern_plan.h kpat_gmax), which share
+     * of up to gmax (kpat_group_size), the most the tile's registers hold (kpat_gmax), which share
      * their input loads; a record per group (kpat_rec_words: channel byte offset, accumulator
      * byte offsets, weights) in the table of its size G, runs[b][G-1] where block b's groups of
      * size G start. */
@@ -231,8 +231,9 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
                     }
                 for (int64_t i = 0; i < ne;) {
                     const int64_t c = ent[i] >> 40;
-                    int G = 1;
-                    while (G < gmax && i + G < ne && ent[i + G] >> 40 == c) G++;
+                    int64_t rem = 1; /* kernels of channel c left, counted up to gmax + 1 */
+                    while (rem <= gmax && i + rem < ne && ent[i + rem] >> 40 == c) rem++;
+                    const int G = kpat_group_size(rem, gmax);
                     const int64_t words = kpat_rec_words(G, nt);
                     int32_t *e = tab[G - 1] + cnt[G - 1]++ * words;
                     e[0] = (int32_t)(c * p.chan_stride * 4);

@@ -87,7 +87,7 @@ static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies
 
 /* Groups of each pattern that the lowering (codegen/lower_pattern.c) builds when a work item
  * covers og blocks of 16 filters and holds up to gmax sets of accumulators: per (group of
- * blocks, channel, pattern), m kernels make m/gmax groups of gmax and one of m%gmax;
+ * blocks, channel, pattern), m kernels make groups of kpat_group_size (gmax at a time);
  * grp[p * KPAT_GMAX + G-1] counts the groups of G kernels of pattern p. */
 static void count_groups(const PatLayer *L, int og, int gmax, int64_t *grp)
 {
@@ -101,8 +101,11 @@ static void count_groups(const PatLayer *L, int og, int gmax, int64_t *grp)
                 if (id >= 0) cnt[id]++;
             }
             for (int64_t p = 0; p < L->K; p++) {
-                grp[p * KPAT_GMAX + gmax - 1] += cnt[p] / gmax;
-                if (cnt[p] % gmax) grp[p * KPAT_GMAX + cnt[p] % gmax - 1]++;
+                for (int64_t m = cnt[p]; m > 0;) {
+                    const int G = kpat_group_size(m, gmax);
+                    grp[p * KPAT_GMAX + G - 1]++;
+                    m -= G;
+                }
             }
         }
 }

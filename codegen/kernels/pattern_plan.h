@@ -28,7 +28,7 @@
 #define KPAT_RUMAX 16 /* accumulators per tile */
 #define KPAT_OGMAX 8  /* output blocks of 16 filters per work item */
 #define KPAT_ACC_BYTES 32768 /* a work item's accumulators (og blocks x 16 filters x R*U vectors), at most */
-#define KPAT_KERNEL_VERSION 5 /* bump when the kernel or its schedule changes: tuning caches
+#define KPAT_KERNEL_VERSION 6 /* bump when the kernel or its schedule changes: tuning caches
                                  (passes/pattern_tune.c) key on it, old timings are not reused */
 #define KPAT_GMAX 4 /* kernels of one (channel, pattern) for up to this many filters share their
                        input loads (a group: G sets of accumulators in registers) */
@@ -44,6 +44,17 @@ static inline int kpat_gmax(int ru, int vregs16)
     int g = KPAT_GMAX;
     while (g > 1 && g * ru + g + 1 > vregs16) g--;
     return g;
+}
+
+/* The size of the next group when rem kernels of one channel (and pattern) are left to group
+ * and the registers hold gmax sets of accumulators: gmax at a time, but 4 kernels with gmax 3
+ * as two pairs rather than a triple and a single (llvm-mca on the 8-vector tiles' bodies: 2 x 38
+ * cycles against 55 + 25.8; docs/codegen.md). The lowering builds the groups this way and the
+ * cost model counts them this way. */
+static inline int kpat_group_size(int64_t rem, int gmax)
+{
+    if (gmax == 3 && rem == 4) return 2;
+    return rem < gmax ? (int)rem : gmax;
 }
 
 /* 32-bit words of one group's record in the kernel's tables (pattern.h kpat_groups): the
