@@ -178,7 +178,7 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
         }
     }
     p.og = (int32_t)ir_attr_int(n, "sched_obs", 1);
-    if (p.og < 1 || p.og > KPAT_OGMAX || (int64_t)p.og * KC_VL * tile.r * tile.u * KC_VL * 4 > KPAT_ACC_BYTES) return 0;
+    if (p.og < 1 || p.og > KPAT_OGMAX || p.og * kpat_block_acc_bytes(&tile) > KPAT_ACC_BYTES) return 0;
     const int64_t nog = (p.mb + p.og - 1) / p.og;
     p.n_work = geo.n * walk.tiles * nog;
     /* the kernel trusts the tables: check them (a hand-written .ir could hold anything) */

@@ -219,15 +219,17 @@ int ir_pattern_tap(const PatGeom *p, int64_t bit, int64_t out[3])
 {
     int64_t ey = bit / p->kw * p->dh, ex = bit % p->kw * p->dw;
     int64_t phase = (ey % p->sh) * p->sw + ex % p->sw, dy = ey / p->sh, dx = ex / p->sw;
+    /* shifts as offsets within a copy: rows mode dx (the row dy is separate; copies with dy != 0
+     * are not read), flat dy*PW + dx */
+    const int64_t shift = p->flat ? dy * p->pw + dx : dx;
     int64_t best = -1, bo = 0;
     for (int64_t i = 0; i < p->ncopy; i++) {
         const int64_t *c = p->copies + 3 * i;
-        /* the copy's own shift: rows mode dx (copies with dy != 0 are not read), flat dy*PW + dx */
-        const int64_t o = p->flat ? c[1] * p->pw + c[2] : c[1] ? -1 : c[2], ob = p->flat ? dy * p->pw + dx : dx;
-        if (c[0] == phase && o >= 0 && o <= ob && (best < 0 || o > bo)) best = i, bo = o;
+        const int64_t o = p->flat ? c[1] * p->pw + c[2] : c[1] ? -1 : c[2];
+        if (c[0] == phase && o >= 0 && o <= shift && (best < 0 || o > bo)) best = i, bo = o;
     }
     if (best < 0) return -1;
-    out[0] = best, out[1] = p->flat ? 0 : dy, out[2] = (p->flat ? dy * p->pw + dx : dx) - bo;
+    out[0] = best, out[1] = p->flat ? 0 : dy, out[2] = shift - bo;
     return 0;
 }
 

@@ -78,7 +78,7 @@ typedef struct PatChoice {
 static int64_t cblock_for(const PatLayer *L, const KPatTile *t, const KPatCopies *cp, int og, int64_t acc_bytes)
 {
     int64_t per_ch = (int64_t)cp->n * 16 * t->u * (t->flat ? 1 : t->r + L->maxdy) * 4;
-    int64_t acc = (int64_t)BLK * t->r * t->u * 64 * og;
+    int64_t acc = kpat_block_acc_bytes(t) * og;
     int64_t cb = (acc_bytes + SLAB_BYTES - acc) / per_ch;
     if (cb < 4) cb = 4;
     if (cb > L->C) cb = L->C;
@@ -139,7 +139,7 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, int vregs16, int64_t 
     for (int64_t p = 0; p < L->K; p++)
         for (int64_t i = 0; i < L->NT; i++)
             if (kpat_copy_of(&c->copies, &L->taps[p][i]) < 0) return -1;
-    c->og = (int)(acc_bytes / (BLK * t->r * t->u * 64));
+    c->og = (int)(acc_bytes / kpat_block_acc_bytes(t));
     if (c->og > KPAT_OGMAX) c->og = KPAT_OGMAX;
     if (c->og > (L->M + BLK - 1) / BLK) c->og = (int)((L->M + BLK - 1) / BLK);
     if (c->og < 1) c->og = 1;

@@ -16,8 +16,8 @@
  *       for each kernel k of (ob, cb, p): channel c, filter f = idx[k] >> 4, idx[k] & 15
  *         acc = filter f's accumulators; for each tap t of p: broadcast w[k][t];
  *         acc[r][u] += w * x[c][off[p][t] + r*PW + 16u]; store acc back
- *       (off[p][t] = copy*CH*CW + dy*CW + dx (rows: one copy per phase, unaligned when dx != 0)
- *        or copy*CH*CW (flat: a copy per tap, aligned), pattern_plan.h;
+ *       (off[p][t] = copy*CH*CW + dy*CW + dx (rows) or copy*CH*CW + dy*PW + dx (flat): the
+ *        tap's phase's copy at its shift, unaligned unless a multiple of 16, pattern_plan.h;
  *        immediates after specialisation, so the loads
  *        of identical addresses across taps and rows are merged by LLVM: the load plan;
  *        consecutive kernels belong to different filters, so their chains overlap)

@@ -171,6 +171,10 @@ static inline int kpat_copy_of(KPatCopies *cp, const KPatTap *t)
     return cp->n++;
 }
 
+/* Bytes of accumulators one block of 16 filters takes in a work item (R*U vectors each); og
+ * blocks take og times that, at most KPAT_ACC_BYTES. */
+static inline int64_t kpat_block_acc_bytes(const KPatTile *tl) { return (int64_t)KC_VL * tl->r * tl->u * KC_VL * 4; }
+
 /* Does the tile fit the registers (accumulators + a broadcast + two loads in flight)? */
 static inline int kpat_tile_fits(const KPatTile *tl, int vector_bits, int vregs)
 {

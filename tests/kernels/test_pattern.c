@@ -296,7 +296,6 @@ static int native_pair(const Graph *g, int i, Tensor **vals, const Tensor *want,
 
 static int conv_is_chain(const Node *n) { return n->name && !strcmp(n->name, "conv2"); }
 
-/* Returns the number of failures of one case. */
 /* The copies ppcc made before 2026-11-27 (and a hand-written .ir may hold): one per (phase,
  * column shift dx) in rows mode, one per (phase, dy, dx) in flat mode, so every tap read its own
  * copy at an aligned offset. The IR and the kernel take any copies that cover the taps (a tap
@@ -323,6 +322,7 @@ static void shift_copies(Graph *g, int pat)
     IR_ASSERT(!ir_infer_node(g, pat - 1, &d) && !ir_infer_node(g, pat, &d));
 }
 
+/* Returns the number of failures of one case. */
 static int run_case(const Case *c, uint64_t seed)
 {
     char desc[300];
