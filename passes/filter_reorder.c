@@ -24,14 +24,14 @@
 
 typedef struct FilterKey {
     int64_t index, count;
-    int64_t sig[16]; /* kernels per pattern (up to 16 patterns) */
+    int64_t sig[128]; /* kernels per pattern, in canonical order (up to 128: PRUNE_MAX_PATTERNS) */
 } FilterKey;
 
 static int filter_cmp(const void *a, const void *b)
 {
     const FilterKey *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
-    for (int p = 0; p < 16; p++)
+    for (int p = 0; p < 128; p++)
         if (x->sig[p] != y->sig[p]) return x->sig[p] > y->sig[p] ? -1 : 1;
     return (x->index > y->index) - (x->index < y->index);
 }
@@ -121,10 +121,20 @@ int pass_filter_reorder(Graph *g, PassContext *ctx, Diag *d)
         }
         FilterKey *key = xcalloc((size_t)M, sizeof *key);
         const int16_t *id = ids->data;
+        /* the signature counts patterns in their canonical order (pass_pattern_rank), not the
+         * library's: the same layer gets the same order however its library was listed */
+        int np = 0, rank[128];
+        const int64_t *masks = ir_attr_ints(n, "prune_patterns", &np);
+        if (!masks || np < 1 || np > 128) {
+            ir_node_set_str(g, i, "filter_order", "kept: no pattern library of 1 to 128 patterns");
+            free(key);
+            continue;
+        }
+        pass_pattern_rank_ids(masks, np, id, M * C, rank);
         for (int64_t m = 0; m < M; m++) {
             key[m].index = m;
             for (int64_t c = 0; c < C; c++)
-                if (id[m * C + c] >= 0) key[m].count++, key[m].sig[id[m * C + c] & 15]++;
+                if (id[m * C + c] >= 0 && id[m * C + c] < np) key[m].count++, key[m].sig[rank[id[m * C + c]]]++;
         }
         qsort(key, (size_t)M, sizeof *key, filter_cmp);
         int64_t *perm = xmalloc((size_t)M * sizeof(int64_t));

@@ -93,6 +93,15 @@ PassCheck *pass_check_new(const Graph *g, const PassContext *ctx, Diag *d);
 int pass_check_compare(PassCheck *c, const Graph *g, const char *pass_name, Diag *d);
 void pass_check_free(PassCheck *c);
 
+/* The canonical order of a pattern library within one layer (pattern_detect.c): rank[p] = the
+ * place of pattern p when the patterns are sorted by count (kernels using them, descending), then
+ * mask (ascending). pattern-detect orders the libraries it builds this way; filter-reorder and
+ * --tune's cache key use the ranks, so that a layer pruned in-process (the prune pass's library
+ * order) and the same layer read back from a --save-pruned file get the same filter order and key. */
+void pass_pattern_rank(const int64_t *masks, const int64_t *count, int k, int *rank);
+/* The same from a layer's ids (i16 [n], pattern index or -1; k <= 128): counts the uses itself. */
+void pass_pattern_rank_ids(const int64_t *masks, int k, const int16_t *ids, int64_t n, int *rank);
+
 /* The passes (one file each; semantics in the comment block at the top of each file). */
 int pass_infer_shapes(Graph *g, PassContext *ctx, Diag *d);      /* infer_shapes.c */
 int pass_fold_constants(Graph *g, PassContext *ctx, Diag *d);    /* fold_constants.c */

@@ -28,6 +28,25 @@
 
 #define DETECT_MAX_TAPS 30
 
+void pass_pattern_rank(const int64_t *masks, const int64_t *count, int k, int *rank)
+{
+    for (int p = 0; p < k; p++) {
+        int r = 0;
+        for (int q = 0; q < k; q++)
+            r += count[q] > count[p] || (count[q] == count[p] && (masks[q] < masks[p] || (masks[q] == masks[p] && q < p)));
+        rank[p] = r;
+    }
+}
+
+void pass_pattern_rank_ids(const int64_t *masks, int k, const int16_t *ids, int64_t n, int *rank)
+{
+    int64_t count[128] = {0}; /* PRUNE_MAX_PATTERNS */
+    if (k > 128) k = 128;
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] >= 0 && ids[i] < k) count[ids[i]]++;
+    pass_pattern_rank(masks, count, k, rank);
+}
+
 /* The metadata of conv node i from its weights; 1 if attached, 0 if not pattern-sparse. */
 static int detect(Graph *g, int i)
 {
@@ -67,12 +86,13 @@ static int detect(Graph *g, int i)
         }
         cnt[p]++;
     }
-    for (int a = 1; ok && a < K; a++) /* insertion sort: count desc, mask asc */
-        for (int b = a; b > 0 && (cnt[b] > cnt[b - 1] || (cnt[b] == cnt[b - 1] && lib[b] < lib[b - 1])); b--) {
-            int64_t t = lib[b];
-            lib[b] = lib[b - 1], lib[b - 1] = t;
-            t = cnt[b], cnt[b] = cnt[b - 1], cnt[b - 1] = t;
-        }
+    if (ok) { /* the canonical order: count desc, mask asc */
+        int rank[KPAT_KMAX];
+        int64_t sorted[KPAT_KMAX];
+        pass_pattern_rank(lib, cnt, K, rank);
+        for (int p = 0; p < K; p++) sorted[rank[p]] = lib[p];
+        memcpy(lib, sorted, (size_t)K * sizeof lib[0]);
+    }
     int16_t *ids = ok ? xmalloc((size_t)nk * sizeof(int16_t)) : NULL;
     for (int64_t k = 0; ok && k < nk; k++) {
         int id = -1;

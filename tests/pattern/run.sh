@@ -13,7 +13,8 @@
 #      table lists a PatternConv per pruned 3x3 conv; compiling twice gives the same bytes;
 #   4. --tune on the MNIST example: each pruned conv's line in --stats says what was measured,
 #      the tuning cache gets one line per conv, a second compile with the cache measures
-#      nothing (cache file unchanged, same .so bytes), the tuned model equals the interpreter;
+#      nothing (cache file unchanged, same .so bytes), so does a compile of the --save-pruned
+#      file (its libraries come from pattern-detect), the tuned model equals the interpreter;
 #   5. option errors: --tuning-cache without --tune, --tune with --emit=obj;
 #   6. the --save-pruned ONNX files of 1 and 3 compiled WITHOUT --prune: pass pattern-detect
 #      finds the patterns in the weights, so the same convs become native PatternConvs, and the
@@ -119,6 +120,13 @@ if "$PPCC" "$M" $MP --tune --tuning-cache "$TMP/cache" --stats --save-pruned "$T
     bad "--tune (cached) failed: $(tail -1 "$TMP/err")"
   fi
   compare mnist-tuned "$TMP/t1.so" "$TMP/tp.onnx" 8
+  # the --save-pruned file hits the same cache entries (its pattern libraries come from
+  # pattern-detect, in another order than the prune pass's: the keys use the canonical order)
+  if "$PPCC" "$TMP/tp.onnx" --tune --tuning-cache "$TMP/cache" -o "$TMP/t3.so" 2> "$TMP/err"; then
+    cmp -s "$TMP/cache" "$TMP/cache0" && ok || bad "--tune: the --save-pruned file missed the cache: $(diff "$TMP/cache0" "$TMP/cache" | head -3)"
+  else
+    bad "--tune (--save-pruned file) failed: $(tail -1 "$TMP/err")"
+  fi
 else
   bad "--tune failed: $(tail -1 "$TMP/err")"
 fi
