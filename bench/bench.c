@@ -3,8 +3,10 @@
  * ppcc's IR, compiles the model with `ppcc model.onnx -o model.so` (wall time), loads it through
  * libppcrt and, for each thread count, alternates batches of ppcc runs (a libppcrt session with T
  * threads) with batches of ONNX Runtime runs (bench/ort_runner.js, a persistent node process with
- * T intra-op threads), takes medians, and compares the two outputs (relative L2). The machine's
- * FMA peak comes from bench/fma_peak. Prints a table and writes docs/benchmarks.md.
+ * T intra-op threads), takes medians, and compares the two outputs (relative L2); then times a
+ * one-thread and a two-thread ppcc session alternately, for a thread scaling measured within the
+ * same minutes (measure_scaling). The machine's FMA peak comes from bench/fma_peak. Prints a
+ * table and writes docs/benchmarks.md.
  *
  * When ppcc cannot produce or run a model (e.g. before native code generation exists) the row
  * says "ppcc: not available (REASON)" and the ONNX Runtime half is still measured. Exit status:
@@ -445,6 +447,55 @@ static int pin_engines(pid_t child, int threads)
     return rc ? -2 : cpu;
 }
 
+/* ppcc's thread scaling with both sessions in one stretch of time: a one-thread and a
+ * two-thread session, alternating batches (the order swapped every round), every CPU allowed.
+ * The rows above time one and two threads minutes apart, and this host's speed drifts by up
+ * to 1.7x over minutes: a ratio of those medians measures the drift as much as the threads.
+ * Fills m->pp_alt_t1_ms / pp_alt_t2_ms (NaN when a session cannot be made or run). */
+static void measure_scaling(const Options *o, OrtClient *ort, const char *name, Ppcc *p, BenchModel *m)
+{
+    m->pp_alt_t1_ms = m->pp_alt_t2_ms = NAN;
+    if (p->reason[0]) return;
+    PpcrtSession *s[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++) {
+        PpcrtSessionOptions so = {0};
+        so.n_threads = k + 1;
+        if (ppcrt_session_create(p->model, &so, &s[k]) != PPCRT_OK) {
+            ppcrt_session_free(s[0]);
+            return;
+        }
+    }
+    const int timed = o->runs;
+    double *ms[2] = {calloc((size_t)timed, sizeof(double)), calloc((size_t)timed, sizeof(double))};
+    char reason[256];
+    int ok = ms[0] && ms[1];
+    wait_idle(o, ort);
+    if (!o->no_pin) pin_engines(ort->pid, 2);
+    printf("bench: %s: 1 and 2 threads alternating, %d timed runs each\n", name, timed);
+    fflush(stdout);
+    for (int k = 0; k < 2 && ok; k++) ok = ppcc_runs(s[k], p, o->warmup, NULL, reason, sizeof reason) == 0;
+    for (int done = 0, round = 0; ok && done < timed; round++) {
+        const int n = timed - done < o->batch ? timed - done : o->batch;
+        for (int half = 0; half < 2 && ok; half++) {
+            const int k = (half + round) % 2;
+            ok = ppcc_runs(s[k], p, 1, NULL, reason, sizeof reason) == 0 &&
+                 ppcc_runs(s[k], p, n, ms[k] + done, reason, sizeof reason) == 0;
+        }
+        done += n;
+    }
+    if (ok) {
+        m->pp_alt_t1_ms = bench_median(ms[0], timed);
+        m->pp_alt_t2_ms = bench_median(ms[1], timed);
+        printf("bench: %s: alternating, ppcc median %.2f ms at 1 thread, %.2f ms at 2 (%.2fx)\n", name,
+               m->pp_alt_t1_ms, m->pp_alt_t2_ms, m->pp_alt_t1_ms / m->pp_alt_t2_ms);
+    } else {
+        fprintf(stderr, "bench: %s: alternating 1 and 2 threads: %s\n", name, reason);
+    }
+    free(ms[0]), free(ms[1]);
+    ppcrt_session_free(s[0]);
+    ppcrt_session_free(s[1]);
+}
+
 static int measure_row(const Options *o, OrtClient *ort, const char *name, const char *onnx,
                        const char *pruned, const char *input_pb, const char *ref_pb, Ppcc *p,
                        BenchModel *m, BenchRow *row, int first)
@@ -867,6 +918,10 @@ int main(int argc, char **argv)
                             ti == 0) != 0)
                 failed = 1;
         }
+        m->pp_alt_t1_ms = m->pp_alt_t2_ms = NAN;
+        int has1 = 0, has2 = 0;
+        for (int ti = 0; ti < o.n_threads; ti++) has1 |= o.threads[ti] == 1, has2 |= o.threads[ti] == 2;
+        if (has1 && has2) measure_scaling(&o, &ort, name, &p, m);
         ort_cmd(&ort, "unload", &reply, err, sizeof err);
         ppcc_release(&p);
         tensor_free(input);

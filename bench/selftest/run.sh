@@ -2,8 +2,8 @@
 # run.sh — self-test of the benchmark harness (`make bench-selftest`), independent of ppcc's code
 # generator: builds a small Gemm model (gen_fixture.py) and its hand-written compiled form
 # (fixture.c, through fake_ppcc.sh in place of ppcc), runs the real driver against ONNX Runtime,
-# and checks its report: both engines measured at 1 and 2 threads, the ppcc-vs-ORT error tiny,
-# ORT-vs-reference error tiny; then a deliberately wrong build (-DPERTURB) must show an error
+# and checks its report: both engines measured at 1 and 2 threads, ppcc also with 1 and 2 threads
+# alternating, the ppcc-vs-ORT error tiny, ORT-vs-reference error tiny; then a deliberately wrong build (-DPERTURB) must show an error
 # above 1e-4, and a compiler that fails must give "ppcc: not available (compile failed: ...)".
 #   usage: bench/selftest/run.sh BUILD_DIR     (needs bench/setup.sh to have run)
 set -e
@@ -30,6 +30,7 @@ FIXTURE_CFLAGS= $BENCH > "$OUT/good.log" 2>&1 || { cat "$OUT/good.log"; exit 1; 
 check "two rows, ORT and ppcc numbers" sh -c "[ \$(grep -cE '^gemm +0\.000 +[12] +[0-9.]+ +[0-9.]+ ' '$OUT/good.log') = 2 ]"
 check "ppcc vs ORT rel L2 < 1e-5" l2_below "$OUT/good.log" 1e-5
 check "ORT vs reference < 1e-5" sh -c "grep -E '^gemm .* [0-9.]+e-0[6-9] *$' '$OUT/good.log' >/dev/null"
+check "1 and 2 threads alternating" grep -qE '^bench: gemm: alternating, ppcc median [0-9.]+ ms at 1 thread, [0-9.]+ ms at 2 \([0-9.]+x\)$' "$OUT/good.log"
 check "FMA peak measured" grep -qE '^FMA peak \(.*\): 1 thread [0-9.]+ GFLOP/s, 2 threads' "$OUT/good.log"
 
 FIXTURE_CFLAGS=-DPERTURB=0.01f $BENCH > "$OUT/wrong.log" 2>&1 || { cat "$OUT/wrong.log"; exit 1; }
@@ -37,6 +38,7 @@ check "wrong output: rel L2 > 1e-4" l2_above "$OUT/wrong.log" 1e-4
 
 FIXTURE_CFLAGS="-include /nonexistent.h" $BENCH > "$OUT/broken.log" 2>&1 || true
 check "failed compile: ORT still measured" sh -c "[ \$(grep -cE '^gemm +0\.000 +[12] +[0-9.]+ +n/a ' '$OUT/broken.log') = 2 ]"
+check "failed compile: no alternating timing" sh -c "! grep -q 'alternating, ppcc median' '$OUT/broken.log'"
 check "failed compile: reason given" grep -q 'ppcc: not available (compile failed: ' "$OUT/broken.log"
 
 echo "bench selftest: $pass passed, $fail failed"
