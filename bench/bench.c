@@ -918,7 +918,6 @@ int main(int argc, char **argv)
                             ti == 0) != 0)
                 failed = 1;
         }
-        m->pp_alt_t1_ms = m->pp_alt_t2_ms = NAN;
         int has1 = 0, has2 = 0;
         for (int ti = 0; ti < o.n_threads; ti++) has1 |= o.threads[ti] == 1, has2 |= o.threads[ti] == 2;
         if (has1 && has2) measure_scaling(&o, &ort, name, &p, m);

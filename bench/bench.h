@@ -83,7 +83,7 @@ typedef struct BenchModel {
     double ort_vs_ref;      /* rel L2 of ORT's output against the exporter's torch output */
     char compile_note[256]; /* "" or why compilation was not timed / failed */
     /* ppcc's 1- and 2-thread sessions timed alternately (bench.c measure_scaling): medians in
-     * ms, NaN when not measured; their ratio is the scaling the 2-thread target uses */
+     * ms, 0 or NaN when not measured; their ratio is the scaling the 2-thread target uses */
     double pp_alt_t1_ms, pp_alt_t2_ms;
 } BenchModel;
 

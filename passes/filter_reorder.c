@@ -17,6 +17,7 @@
  * the same order per output channel.
  */
 #include "passes/passes.h"
+#include "passes/prune.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +25,14 @@
 
 typedef struct FilterKey {
     int64_t index, count;
-    int64_t sig[128]; /* kernels per pattern, in canonical order (up to 128: PRUNE_MAX_PATTERNS) */
+    int64_t sig[PRUNE_MAX_PATTERNS]; /* kernels per pattern, in canonical order */
 } FilterKey;
 
 static int filter_cmp(const void *a, const void *b)
 {
     const FilterKey *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
-    for (int p = 0; p < 128; p++)
+    for (int p = 0; p < PRUNE_MAX_PATTERNS; p++)
         if (x->sig[p] != y->sig[p]) return x->sig[p] > y->sig[p] ? -1 : 1;
     return (x->index > y->index) - (x->index < y->index);
 }
@@ -123,9 +124,9 @@ int pass_filter_reorder(Graph *g, PassContext *ctx, Diag *d)
         const int16_t *id = ids->data;
         /* the signature counts patterns in their canonical order (pass_pattern_rank), not the
          * library's: the same layer gets the same order however its library was listed */
-        int np = 0, rank[128];
+        int np = 0, rank[PRUNE_MAX_PATTERNS];
         const int64_t *masks = ir_attr_ints(n, "prune_patterns", &np);
-        if (!masks || np < 1 || np > 128) {
+        if (!masks || np < 1 || np > PRUNE_MAX_PATTERNS) {
             ir_node_set_str(g, i, "filter_order", "kept: no pattern library of 1 to 128 patterns");
             free(key);
             continue;

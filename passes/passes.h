@@ -99,8 +99,9 @@ void pass_check_free(PassCheck *c);
  * --tune's cache key use the ranks, so that a layer pruned in-process (the prune pass's library
  * order) and the same layer read back from a --save-pruned file get the same filter order and key. */
 void pass_pattern_rank(const int64_t *masks, const int64_t *count, int k, int *rank);
-/* The same from a layer's ids (i16 [n], pattern index or -1; k <= 128): counts the uses itself. */
-void pass_pattern_rank_ids(const int64_t *masks, int k, const int16_t *ids, int64_t n, int *rank);
+/* The same from a layer's ids (i16 [n], pattern index or -1; k <= PRUNE_MAX_PATTERNS): counts
+ * the uses itself. Returns how many patterns the layer uses (they have ranks 0 .. that - 1). */
+int pass_pattern_rank_ids(const int64_t *masks, int k, const int16_t *ids, int64_t n, int *rank);
 
 /* The passes (one file each; semantics in the comment block at the top of each file). */
 int pass_infer_shapes(Graph *g, PassContext *ctx, Diag *d);      /* infer_shapes.c */

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "codegen/kernels/pattern_plan.h"
+#include "passes/prune.h"
 
 #define DETECT_MAX_TAPS 30
 
@@ -38,13 +39,16 @@ void pass_pattern_rank(const int64_t *masks, const int64_t *count, int k, int *r
     }
 }
 
-void pass_pattern_rank_ids(const int64_t *masks, int k, const int16_t *ids, int64_t n, int *rank)
+int pass_pattern_rank_ids(const int64_t *masks, int k, const int16_t *ids, int64_t n, int *rank)
 {
-    int64_t count[128] = {0}; /* PRUNE_MAX_PATTERNS */
-    if (k > 128) k = 128;
+    int64_t count[PRUNE_MAX_PATTERNS] = {0};
+    if (k > PRUNE_MAX_PATTERNS) k = PRUNE_MAX_PATTERNS;
     for (int64_t i = 0; i < n; i++)
         if (ids[i] >= 0 && ids[i] < k) count[ids[i]]++;
     pass_pattern_rank(masks, count, k, rank);
+    int used = 0;
+    for (int p = 0; p < k; p++) used += count[p] > 0;
+    return used;
 }
 
 /* The metadata of conv node i from its weights; 1 if attached, 0 if not pattern-sparse. */

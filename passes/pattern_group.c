@@ -347,12 +347,10 @@ static void tune_key(const Graph *g, int i, const PatLayer *L, const PassContext
      * whether the library came from the prune pass or from pattern-detect on saved weights */
     uint64_t h = 1469598103934665603ull;
     int rank[KPAT_KMAX];
-    int64_t by_rank[KPAT_KMAX], used = 0;
-    pass_pattern_rank_ids(L->masks, (int)L->K, L->ids, L->M * L->C, rank);
+    int64_t by_rank[KPAT_KMAX];
+    const int used = pass_pattern_rank_ids(L->masks, (int)L->K, L->ids, L->M * L->C, rank);
     for (int64_t p = 0; p < L->K; p++) by_rank[rank[p]] = L->masks[p];
-    for (int64_t k = 0; k < L->M * L->C; k++)
-        if (L->ids[k] >= 0 && rank[L->ids[k]] + 1 > used) used = rank[L->ids[k]] + 1;
-    for (int64_t p = 0; p < used; p++) h = (h ^ (uint64_t)by_rank[p]) * 1099511628211ull;
+    for (int p = 0; p < used; p++) h = (h ^ (uint64_t)by_rank[p]) * 1099511628211ull;
     for (int64_t k = 0; k < L->M * L->C; k++)
         h = (h ^ (uint64_t)(uint16_t)(L->ids[k] >= 0 ? rank[L->ids[k]] : -1)) * 1099511628211ull;
     const Value *x = &g->values[nd->in[0]];

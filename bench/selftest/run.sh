@@ -3,8 +3,9 @@
 # generator: builds a small Gemm model (gen_fixture.py) and its hand-written compiled form
 # (fixture.c, through fake_ppcc.sh in place of ppcc), runs the real driver against ONNX Runtime,
 # and checks its report: both engines measured at 1 and 2 threads, ppcc also with 1 and 2 threads
-# alternating, the ppcc-vs-ORT error tiny, ORT-vs-reference error tiny; then a deliberately wrong build (-DPERTURB) must show an error
-# above 1e-4, and a compiler that fails must give "ppcc: not available (compile failed: ...)".
+# alternating, the ppcc-vs-ORT error tiny, ORT-vs-reference error tiny; then a deliberately wrong
+# build (-DPERTURB) must show an error above 1e-4, and a compiler that fails must give
+# "ppcc: not available (compile failed: ...)" (and no alternating timing).
 #   usage: bench/selftest/run.sh BUILD_DIR     (needs bench/setup.sh to have run)
 set -e
 BUILD=${1:-build}
