@@ -176,8 +176,14 @@ static void machine_info(const Options *o, BenchInfo *info)
     char log[1024];
     snprintf(log, sizeof log, "%s/lscpu.txt", o->work_dir);
     char *lscpu[] = {"lscpu", NULL};
-    if (run_logged(lscpu, log, 30, NULL) == 0)
+    if (run_logged(lscpu, log, 30, NULL) == 0) {
         grep_value(log, "Model name:", info->cpu, sizeof info->cpu);
+        /* the cache sizes: the same model name has covered different CPUs of this host */
+        char l1[64] = "", l2[64] = "";
+        grep_value(log, "L1d cache:", l1, sizeof l1);
+        grep_value(log, "L2 cache:", l2, sizeof l2);
+        if (l1[0] && l2[0]) snprintf(info->caches, sizeof info->caches, "L1d %s, L2 %s", l1, l2);
+    }
     if (!info->cpu[0]) /* no lscpu: the kernel's name for the CPU */
         grep_value("/proc/cpuinfo", "model name\t:", info->cpu, sizeof info->cpu);
     if (!info->cpu[0])

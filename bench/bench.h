@@ -90,9 +90,10 @@ typedef struct BenchModel {
 typedef struct BenchInfo {
     char date[64];
     char cpu[128];
+    char caches[160]; /* lscpu's L1d and L2 lines, "" if none */
     int cpus;
     char ort_version[64];
-    char ppcc_version[64];
+    char ppcc_version[160]; /* ppcc --version: with the LLVM CPU name code is generated for */
     char fma_isa[64];
     int n_peak;
     int peak_threads[8];

@@ -231,7 +231,8 @@ void bench_print_markdown(FILE *f, const BenchInfo *info, const BenchModel *mode
                "exports the models into build/models; later runs reuse both.\n\n",
             info->command);
     fprintf(f, "- Date: %s\n", info->date);
-    fprintf(f, "- Machine: %s, %d CPUs (lscpu)\n", info->cpu, info->cpus);
+    fprintf(f, "- Machine: %s, %d CPUs%s%s (lscpu)\n", info->cpu, info->cpus, info->caches[0] ? ", " : "",
+            info->caches);
     fprintf(f, "- fp32 FMA peak, measured by bench/fma_peak (%s):", info->fma_isa);
     for (int k = 0; k < info->n_peak; k++)
         fprintf(f, " %d thread%s %.1f GFLOP/s%s", info->peak_threads[k],

@@ -18,6 +18,8 @@
 
 #include <unistd.h>
 
+#include <llvm-c/Core.h>
+
 #include "codegen/codegen.h"
 #include "compiler/prune_opts.h"
 #include "compiler/tool.h"
@@ -407,7 +409,20 @@ int main(int argc, char **argv)
         switch (c) {
         case 'o': o.output = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
-        case OPT_VERSION: printf("ppcc %s\n", PPCC_VERSION); return 0;
+        case OPT_VERSION: {
+            /* with the default target, as code is generated for it (the tuning cache keys on
+             * the CPU name too) */
+            CgTargetDesc td;
+            Diag vd = {{0}};
+            if (cg_target_resolve(NULL, NULL, &td, &vd) == 0) {
+                printf("ppcc %s (LLVM %d, default target %s, CPU %s)\n", PPCC_VERSION, LLVM_VERSION_MAJOR, td.triple,
+                       td.cpu);
+                cg_target_release(&td);
+            } else {
+                printf("ppcc %s (LLVM %d)\n", PPCC_VERSION, LLVM_VERSION_MAJOR);
+            }
+            return 0;
+        }
         case OPT_EMIT:
             if (strcmp(optarg, "ir") && strcmp(optarg, "so") && strcmp(optarg, "obj") && strcmp(optarg, "asm") &&
                 strcmp(optarg, "llvm"))
