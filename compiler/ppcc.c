@@ -21,6 +21,7 @@
 #include <llvm-c/Core.h>
 
 #include "codegen/codegen.h"
+#include "codegen/kernels/pattern_plan.h"
 #include "compiler/prune_opts.h"
 #include "compiler/tool.h"
 #include "compiler/tune.h"
@@ -54,6 +55,9 @@ static const char *usage_text =
     "  --pattern-band KB     run a pattern conv whose input copies exceed KB KiB in bands of\n"
     "                        rows whose copies fit KB KiB (L2), pad and conv band by band\n"
     "                        (default 1024; 0: never; off with --debug-layers; docs/codegen.md)\n"
+    "  --pattern-tile F,R,U  every sparse pattern conv with this compiled register tile (F 1: flat,\n"
+    "                        1 x U vectors; F 0: rows, R x U) instead of the cost model's choice,\n"
+    "                        for experiments and tests (tiles: codegen/kernels/pattern_plan.h)\n"
     "  --tune                time the cost model's best schedules of each pruned conv (and the\n"
     "                        dense conv) on this machine and keep the fastest (--emit=so, host)\n"
     "  --tuning-cache FILE   with --tune: reuse and extend the measurements in FILE (keyed by\n"
@@ -87,7 +91,7 @@ static const char *usage_text =
 enum {
     OPT_EMIT = 256, OPT_SHAPE, OPT_PASSES, OPT_PRINT_PIPELINE, OPT_DUMP_BEFORE, OPT_DUMP_AFTER,
     OPT_DUMP_DIR, OPT_TIME_PASSES, OPT_VERIFY_EACH, OPT_CHECK_EACH, OPT_SEED, OPT_STATS, OPT_JSON,
-    OPT_VERSION, OPT_TARGET, OPT_CPU, OPT_DEBUG_LAYERS, OPT_PATTERN_CONV, OPT_PATTERN_BAND, OPT_TUNE, OPT_TUNING_CACHE,
+    OPT_VERSION, OPT_TARGET, OPT_CPU, OPT_DEBUG_LAYERS, OPT_PATTERN_CONV, OPT_PATTERN_BAND, OPT_PATTERN_TILE, OPT_TUNE, OPT_TUNING_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -111,6 +115,7 @@ static const struct option long_opts[] = {
     {"debug-layers", no_argument, 0, OPT_DEBUG_LAYERS},
     {"pattern-conv", required_argument, 0, OPT_PATTERN_CONV},
     {"pattern-band", required_argument, 0, OPT_PATTERN_BAND},
+    {"pattern-tile", required_argument, 0, OPT_PATTERN_TILE},
     {"tune", no_argument, 0, OPT_TUNE},
     {"tuning-cache", required_argument, 0, OPT_TUNING_CACHE},
     PRUNE_LONG_OPTIONS
@@ -466,6 +471,16 @@ int main(int argc, char **argv)
             o.pc.pattern_band_bytes = (int64_t)kb * 1024;
             break;
         }
+        case OPT_PATTERN_TILE: {
+            int f = -1, r = 0, u = 0, ok = 0;
+            char tail = 0;
+            if (sscanf(optarg, "%d,%d,%d%c", &f, &r, &u, &tail) == 3)
+                for (int t = 0; t < KPAT_NTILES; t++)
+                    ok |= kpat_tiles[t].flat == f && kpat_tiles[t].r == r && kpat_tiles[t].u == u;
+            if (!ok) return fail(NULL, "--pattern-tile expects a compiled tile F,R,U (codegen/kernels/pattern_plan.h KPAT_TILES)");
+            o.pc.pattern_tile[0] = f, o.pc.pattern_tile[1] = r, o.pc.pattern_tile[2] = u;
+            break;
+        }
         case OPT_TUNE: o.tune = 1; break;
         case OPT_TUNING_CACHE:
             if (!*optarg || ir_path_is_special(optarg)) return fail(NULL, "--tuning-cache expects a regular file path");
@@ -487,6 +502,7 @@ int main(int argc, char **argv)
     }
     if (prune_cli_finish(&o.prune, &o.pc, o.stats, optind < argc ? argv[optind] : NULL, &d)) return fail(NULL, d.msg);
     if (o.pc.tuning_cache && !o.tune) return fail(NULL, "--tuning-cache needs --tune");
+    if (o.pc.pattern_tile[2] && o.tune) return fail(NULL, "--pattern-tile forces the tile that --tune would choose: use one");
     if (o.print_pipeline) {
         if (o.passes && pass_pipeline_check(o.passes, &d)) return fail(NULL, d.msg);
         char *pipeline = prune_cli_pipeline(&o.prune, pipeline_for(&o));

@@ -151,7 +151,7 @@ static int cost_tile(const PatLayer *L, const KPatTile *t, int vregs16, int64_t 
     count_groups(L, c->og, gmax, grp);
     double per_tile = 0, fmas = 0, loads = 0;
     for (int64_t p = 0; p < L->K; p++) {
-        const int ld = kpat_loads(L->taps[p], (int)L->NT, t);
+        const int ld = kpat_loads(L->taps[p], (int)L->NT, t, c->walk.cw, L->pw);
         for (int G = 1; G <= gmax; G++) { /* a group of G kernels shares its input loads */
             const double n = (double)grp[p * KPAT_GMAX + G - 1];
             const double f = (double)(G * L->NT * ru) / 2.0, l = (double)(ld + G * (L->NT + ru)) / 2.0,

@@ -28,7 +28,7 @@
 #define KPAT_RUMAX 16 /* accumulators per tile */
 #define KPAT_OGMAX 8  /* output blocks of 16 filters per work item */
 #define KPAT_ACC_BYTES 32768 /* a work item's accumulators (og blocks x 16 filters x R*U vectors), at most */
-#define KPAT_KERNEL_VERSION 6 /* bump when the kernel or its schedule changes: tuning caches
+#define KPAT_KERNEL_VERSION 7 /* bump when the kernel or its schedule changes: tuning caches
                                  (passes/pattern_tune.c) key on it, old timings are not reused */
 #define KPAT_GMAX 4 /* kernels of one (channel, pattern) for up to this many filters share their
                        input loads (a group: G sets of accumulators in registers) */
@@ -37,12 +37,17 @@
                                compiles the group sizes it allows, the lowering builds only those
                                the target's registers hold */
 
-/* The largest group a tile of ru vectors keeps in vregs16 registers of 16 floats (G sets of
- * accumulators, G weight broadcasts, one input vector); 1 when not even a pair fits. */
+/* The largest group a tile of ru vectors keeps in vregs16 registers of 16 floats without
+ * spilling: G sets of accumulators in at most half of the registers, the other half for what
+ * LLVM schedules around them — the G x NT weight broadcasts it hoists to the top of the body and
+ * the input vectors the load plan reuses across taps and rows. Measured with
+ * tests/pattern/check_loads.py on every compiled tile (AVX-512, 4 taps): the rule until
+ * 2026-11-27, G x (ru + 1) + 1 registers, let the bodies of G = 3 on 6-, 8- and 9-vector tiles,
+ * G = 4 on 6-vector tiles and G = 2 on 12-vector tiles spill accumulators to the stack. */
 static inline int kpat_gmax(int ru, int vregs16)
 {
     int g = KPAT_GMAX;
-    while (g > 1 && g * ru + g + 1 > vregs16) g--;
+    while (g > 1 && 2 * g * ru > vregs16) g--;
     return g;
 }
 
@@ -61,11 +66,14 @@ static inline int kpat_group_size(int64_t rem, int gmax)
  * channel's byte offset, G accumulator byte offsets, G x nt weights. */
 static inline int64_t kpat_rec_words(int g, int64_t nt) { return 1 + g + g * nt; }
 
-/* The compiled tiles: {flat, R, U}. X-macro so kernels, lowering and tests agree. */
+/* The compiled tiles: {flat, R, U}. X-macro so kernels, lowering and tests agree. Rows 8x2 was
+ * one until 2026-11-27: its single-kernel body spills on AVX-512 for most patterns (16
+ * accumulators and the input rows its 8 output rows reuse; tests/pattern/check_loads.py), and
+ * --tune never chose it on resnet18 or vgg16. */
 #define KPAT_TILES(X)                                                                              \
     X(1, 1, 2) X(1, 1, 3) X(1, 1, 4) X(1, 1, 6) X(0, 2, 1) X(0, 4, 1) X(0, 6, 1) X(0, 8, 1)       \
     X(0, 2, 2) X(0, 3, 2) X(0, 4, 2) X(0, 2, 3) X(0, 3, 3) X(0, 2, 4) X(0, 1, 4) X(0, 3, 4) X(0, 4, 4)  \
-    X(1, 1, 8) X(0, 6, 2) X(0, 8, 2) X(0, 4, 3)
+    X(1, 1, 8) X(0, 6, 2) X(0, 4, 3)
 
 typedef struct KPatTile {
     int flat, r, u;
@@ -99,21 +107,32 @@ static inline int kpat_taps(int64_t mask, int64_t kh_, int64_t kw_, int64_t sh, 
     return t;
 }
 
-/* Distinct loads of one kernel with these taps in a tile (the load plan). */
-static inline int kpat_loads(const KPatTap *taps, int nt, const KPatTile *tl)
+/* Distinct loads of one kernel with these taps in a tile (the load plan): input vectors at the
+ * same address are one load — in rows mode vector (r, u) of tap (phase, dy, dx) reads its phase's
+ * copy at (r + dy) * cw + dx + 16u (cw: the rows' stride), in flat mode at dy * pw + dx + 16u
+ * (pw: the grid's width), so taps whose rows coincide across the tile's rows share their loads,
+ * and so do vectors a tile wider than the copy's rows (or flat taps dy * pw apart by a multiple of
+ * 16) read twice. LLVM merges exactly these (tests/pattern/check_loads.py). */
+static inline int kpat_loads(const KPatTap *taps, int nt, const KPatTile *tl, int64_t cw, int64_t pw)
 {
-    if (tl->flat) return nt * tl->u;
     int n = 0;
     for (int r = 0; r < tl->r; r++)
-        for (int t = 0; t < nt; t++) {
-            int dup = 0;
-            for (int r2 = 0; r2 <= r && !dup; r2++)
-                for (int t2 = 0; t2 < (r2 == r ? t : nt) && !dup; t2++)
-                    dup = taps[t2].phase == taps[t].phase && taps[t2].dx == taps[t].dx &&
-                          r2 + taps[t2].dy == r + taps[t].dy;
-            n += !dup;
-        }
-    return n * tl->u;
+        for (int t = 0; t < nt; t++)
+            for (int u = 0; u < tl->u; u++) {
+                const int64_t a = tl->flat ? taps[t].dy * pw + taps[t].dx + 16 * u
+                                           : (r + taps[t].dy) * cw + taps[t].dx + 16 * u;
+                int dup = 0;
+                for (int r2 = 0; r2 <= r && !dup; r2++)
+                    for (int t2 = 0; t2 < nt && !dup; t2++)
+                        for (int u2 = 0; u2 < tl->u && !dup; u2++) {
+                            if (r2 == r && (t2 > t || (t2 == t && u2 >= u))) continue; /* only earlier ones */
+                            const int64_t a2 = tl->flat ? taps[t2].dy * pw + taps[t2].dx + 16 * u2
+                                                        : (r2 + taps[t2].dy) * cw + taps[t2].dx + 16 * u2;
+                            dup = taps[t2].phase == taps[t].phase && a2 == a;
+                        }
+                n += !dup;
+            }
+    return n;
 }
 
 /* Output grid walk of a tile and the size of the input copies it reads (below). */

@@ -47,6 +47,9 @@ expect_error ppcc "wrong-rank --shape" "$BIN/ppcc" "$CORPUS/symbolic-dim.onnx" -
 expect_error ppcc "unknown pass" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" --passes dce,nonsense --emit=ir -o "$TMP/out.ir"
 expect_error ppcc "bad -O" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" -O7 --emit=ir -o "$TMP/out.ir"
 expect_error ppcc "unknown option" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" --frobnicate
+expect_error ppcc "--pattern-tile not a compiled tile" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" --pattern-tile 0,8,2 -o "$TMP/out.so"
+expect_error ppcc "--pattern-tile malformed" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" --pattern-tile 0,4,2x -o "$TMP/out.so"
+expect_error ppcc "--pattern-tile with --tune" "$BIN/ppcc" "$CORPUS/relu-ok.onnx" --pattern-tile 0,4,2 --tune -o "$TMP/out.so"
 for f in "$CORPUS"/*.pb; do
   expect_error ppcrun "ppcrun -i $f" "$BIN/ppcrun" "$CORPUS/relu-ok.onnx" -i "$f"
 done

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh — `make pattern-test` (part of `make test`, about 40 s): pattern-sparse code generation
+# run.sh — `make pattern-test` (part of `make test`, about 2.5 minutes): pattern-sparse code generation
 # end to end through ppcc and the runtime, on pruned real models:
 #   1. the MNIST example pruned with the defaults (connectivity 0.5) and compiled with every
 #      pruned conv forced sparse (--pattern-conv=sparse): --stats lists PatternConv layers run
@@ -18,7 +18,10 @@
 #   5. option errors: --tuning-cache without --tune, --tune with --emit=obj;
 #   6. the --save-pruned ONNX files of 1 and 3 compiled WITHOUT --prune: pass pattern-detect
 #      finds the patterns in the weights, so the same convs become native PatternConvs, and the
-#      outputs equal the interpreter on that file.
+#      outputs equal the interpreter on that file;
+#   7. the load plan (issue #6: codegen emits exactly the planned loads): the pruned MNIST model
+#      compiled to assembly with every compiled tile, each loop body's vector loads and stores
+#      counted (tests/pattern/check_loads.py) against pattern_plan.h's plan.
 # Usage: tests/pattern/run.sh [BUILD]   (BUILD defaults to build)
 BUILD=${1:-build}
 PPCC=$BUILD/bin/ppcc
@@ -153,6 +156,28 @@ for f in mp r0.72; do
     bad "$f.onnx without --prune: ppcc failed: $(tail -1 "$TMP/err")"
   fi
 done
+
+# 7. the load plan: with every compiled tile forced (--pattern-tile), each PatternConv's loop
+#    bodies (one per pattern and group size) load and store exactly what the plan counts — no
+#    spilled accumulator, no load the plan merges and LLVM does not (check_loads.py). x86-64 with
+#    AVX-512 only: the group sizes are chosen for its 32 registers.
+if [ "$(uname -m)" = x86_64 ] && grep -q avx512f /proc/cpuinfo && [ -f "$TMP/mp.onnx" ]; then
+  tiles=$(sed -n '/^#define KPAT_TILES/,/^$/p' codegen/kernels/pattern_plan.h | grep -o 'X([0-9], [0-9], [0-9])' | tr -d 'X() ')
+  [ -n "$tiles" ] || bad "no tiles found in codegen/kernels/pattern_plan.h"
+  for t in $tiles; do
+    rm -rf "$TMP/dump"
+    if "$PPCC" "$TMP/mp.onnx" --pattern-conv=sparse --pattern-tile "$t" --emit=asm --stats \
+         --dump-after pattern-group --dump-dir "$TMP/dump" -o "$TMP/lp.s" 2> "$TMP/lp.stats" &&
+       /usr/bin/python3 tests/pattern/check_loads.py "$TMP/lp.s" "$TMP/dump/"*pattern-group.ir "$TMP/lp.stats" \
+         > "$TMP/lp.out" 2>&1; then
+      ok
+    else
+      bad "tile $t: loads not as planned: $(grep -A2 FAIL "$TMP/lp.out" | head -3; tail -1 "$TMP/lp.stats")"
+    fi
+  done
+else
+  echo "skipped: the load-plan check (needs x86-64 with AVX-512 and the pruned MNIST model of check 1)"
+fi
 
 echo "pattern tests: $pass passed, $fail failed"
 [ "$fail" = 0 ]
