@@ -11,10 +11,11 @@
  *     [OH x PW] (columns OW .. PW-1 of a row are computed and dropped), so small images waste
  *     only PW/OW instead of a whole vector per row.
  * Load plan: a kernel's tap t reads, for vector (r, u), its phase's copy (below) at row
- * r + dy(t), column shift dx(t) — in rows mode taps whose (phase, dx, r + dy) coincide are ONE load
- * (LLVM's GVN merges the identical addresses of the unrolled body), so per kernel the loads are
- * the distinct (phase, dx, row, u), the weights' NT broadcasts and the filter's R*U
- * accumulators, against NT*R*U FMAs. Loads at a shift that is not a multiple of 16 are unaligned.
+ * r + dy(t), column shift dx(t) — input vectors at the same address are ONE load (LLVM's GVN
+ * merges the identical addresses of the unrolled body; kpat_loads), so per group of G kernels the
+ * loads are the distinct addresses, the weights' G*NT broadcasts and the G*R*U accumulators,
+ * against G*NT*R*U FMAs; tests/pattern/check_loads.py checks the compiled bodies against this.
+ * Loads at a shift that is not a multiple of 16 are unaligned.
  */
 #ifndef PPCC_KERNELS_PATTERN_PLAN_H
 #define PPCC_KERNELS_PATTERN_PLAN_H
@@ -113,23 +114,23 @@ static inline int kpat_taps(int64_t mask, int64_t kh_, int64_t kw_, int64_t sh, 
  * (pw: the grid's width), so taps whose rows coincide across the tile's rows share their loads,
  * and so do vectors a tile wider than the copy's rows (or flat taps dy * pw apart by a multiple of
  * 16) read twice. LLVM merges exactly these (tests/pattern/check_loads.py). */
+static inline int64_t kpat_tap_addr(const KPatTap *t, const KPatTile *tl, int r, int u, int64_t cw, int64_t pw)
+{
+    return tl->flat ? t->dy * pw + t->dx + 16 * u : (r + t->dy) * cw + t->dx + 16 * u;
+}
+
 static inline int kpat_loads(const KPatTap *taps, int nt, const KPatTile *tl, int64_t cw, int64_t pw)
 {
     int n = 0;
     for (int r = 0; r < tl->r; r++)
         for (int t = 0; t < nt; t++)
             for (int u = 0; u < tl->u; u++) {
-                const int64_t a = tl->flat ? taps[t].dy * pw + taps[t].dx + 16 * u
-                                           : (r + taps[t].dy) * cw + taps[t].dx + 16 * u;
-                int dup = 0;
+                const int64_t a = kpat_tap_addr(&taps[t], tl, r, u, cw, pw);
+                int dup = 0; /* an earlier (r2, t2, u2) at the same address of the same copy */
                 for (int r2 = 0; r2 <= r && !dup; r2++)
-                    for (int t2 = 0; t2 < nt && !dup; t2++)
-                        for (int u2 = 0; u2 < tl->u && !dup; u2++) {
-                            if (r2 == r && (t2 > t || (t2 == t && u2 >= u))) continue; /* only earlier ones */
-                            const int64_t a2 = tl->flat ? taps[t2].dy * pw + taps[t2].dx + 16 * u2
-                                                        : (r2 + taps[t2].dy) * cw + taps[t2].dx + 16 * u2;
-                            dup = taps[t2].phase == taps[t].phase && a2 == a;
-                        }
+                    for (int t2 = 0; t2 <= (r2 == r ? t : nt - 1) && !dup; t2++)
+                        for (int u2 = 0; u2 < (r2 == r && t2 == t ? u : tl->u) && !dup; u2++)
+                            dup = taps[t2].phase == taps[t].phase && kpat_tap_addr(&taps[t2], tl, r2, u2, cw, pw) == a;
                 n += !dup;
             }
     return n;
