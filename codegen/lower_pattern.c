@@ -141,10 +141,9 @@ int cg_lower_pattern_conv(const Graph *g, const Node *n, const CgTarget *t, CgKe
         KPAT_TILES(KPAT_NAME)
 #undef KPAT_NAME
     };
-    const char *fn = NULL;
-    for (int i = 0; i < KPAT_NTILES; i++)
-        if (kpat_tiles[i].flat == tile.flat && kpat_tiles[i].r == tile.r && kpat_tiles[i].u == tile.u) fn = names[i];
-    if (!fn) return 0;
+    const int ti = kpat_tile_index(tile.flat, tile.r, tile.u);
+    if (ti < 0) return 0;
+    const char *fn = names[ti];
     if (tile.flat != geo.flat) return 0;
     int64_t maxdy = (geo.kh - 1) * geo.dh / geo.sh;
     KPatWalk walk = kpat_walk(&tile, geo.oh, geo.ow, geo.pw, maxdy);

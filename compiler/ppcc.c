@@ -472,12 +472,9 @@ int main(int argc, char **argv)
             break;
         }
         case OPT_PATTERN_TILE: {
-            int f = -1, r = 0, u = 0, ok = 0;
+            int f = -1, r = 0, u = 0;
             char tail = 0;
-            if (sscanf(optarg, "%d,%d,%d%c", &f, &r, &u, &tail) == 3)
-                for (int t = 0; t < KPAT_NTILES; t++)
-                    ok |= kpat_tiles[t].flat == f && kpat_tiles[t].r == r && kpat_tiles[t].u == u;
-            if (!ok) return fail(NULL, "--pattern-tile expects a compiled tile F,R,U (codegen/kernels/pattern_plan.h KPAT_TILES)");
+            if (sscanf(optarg, "%d,%d,%d%c", &f, &r, &u, &tail) != 3 || kpat_tile_index(f, r, u) < 0) return fail(NULL, "--pattern-tile expects a compiled tile F,R,U (codegen/kernels/pattern_plan.h KPAT_TILES)");
             o.pc.pattern_tile[0] = f, o.pc.pattern_tile[1] = r, o.pc.pattern_tile[2] = u;
             break;
         }

@@ -87,6 +87,14 @@ static const KPatTile kpat_tiles[] = {
 };
 #define KPAT_NTILES ((int)(sizeof kpat_tiles / sizeof kpat_tiles[0]))
 
+/* Index of tile {flat, r, u} in kpat_tiles, -1 if it is not a compiled one. */
+static inline int kpat_tile_index(int flat, int r, int u)
+{
+    for (int i = 0; i < KPAT_NTILES; i++)
+        if (kpat_tiles[i].flat == flat && kpat_tiles[i].r == r && kpat_tiles[i].u == u) return i;
+    return -1;
+}
+
 /* A tap of a pattern: phase plane, row and column shift. */
 typedef struct KPatTap {
     int32_t phase, dy, dx;

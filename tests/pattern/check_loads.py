@@ -14,11 +14,13 @@ body loads, in 64-byte vectors:
   the distinct input vectors of the pattern's taps in the tile (vectors at the same address are
   one load: rows mode (r + dy) * cw + dx + 16u in the phase's copy, flat dy * pw + dx + 16u),
   + G x NT weight broadcasts + G x R x U accumulators,
-and stores the G x R x U accumulators. This script finds those loops in the assembly, takes G from their FMA count (G x NT x R x U) and checks that
-each body's vector loads and stores are exactly what the plan gives for one of the layer's
-patterns, and that the bodies are exactly one per (pattern, G) — so a spill, a load the plan
-merges but LLVM does not, or a missing body fails. (A body is a single-block loop: a label, then
-a conditional jump back to it with no label between; the asm printer writes no loop comments.) Prints one line per layer; exit 1 on a mismatch.
+and stores the G x R x U accumulators. This script finds those loops in the assembly, takes G
+from their FMA count (G x NT x R x U) and checks that each body's vector loads and stores are
+exactly what the plan gives for one of the layer's patterns, and that the bodies are exactly one
+per (pattern, G) — so a spill, a load the plan merges but LLVM does not, or a missing body fails.
+(A body is a single-block loop: a label, then a conditional jump back to it with no label
+between; the asm printer writes no loop comments.) Every PatternConv of the IR must have its
+--stats line. Prints one line per layer; exit 1 on a mismatch.
 """
 import re
 import sys
@@ -58,9 +60,6 @@ def gmax(ru, vregs=32):
     while g > 1 and 2 * g * ru > vregs:
         g -= 1
     return g
-
-
-MEM = re.compile(r'\(%r[a-z0-9]+(?:,%r[a-z0-9]+(?:,\d)?)?\)|\b0x[0-9a-f]+\(|\(%rip\)')
 
 
 def body_counts(lines):
@@ -123,6 +122,8 @@ def main():
     for m in re.finditer(r'= PatternConv\((.*)\) \{(.*)\} @(\S+)', ir):
         attrs, name = m.group(2), m.group(3).strip('"')
         if name not in layer_of:
+            print('FAIL %s: no PatternConv line in the --stats output' % name)
+            bad += 1
             continue
         masks = ints(attrs, 'patterns')
         kh, kw = ints(attrs, 'kernel_shape')
