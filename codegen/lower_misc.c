@@ -265,6 +265,7 @@ static int misc_binary_code(OpKind op)
     case OP_PRELU: return KM_BIN_PRELU;
     case OP_MAX: return KM_BIN_MAX;
     case OP_MIN: return KM_BIN_MIN;
+    case OP_POW: return KM_BIN_POW;
     default: return -1;
     }
 }

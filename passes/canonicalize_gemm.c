@@ -6,6 +6,10 @@
  *   Add(MatMul(A, B const), c const [N]/[1,N]) -> Gemm(A, B^T, c as [N], transB=1)
  *       (either operand order; the MatMul output must have no other use and not be a graph
  *        output; the Gemm takes over the Add's output value, so names are unchanged)
+ *   MatMul(A[d1,..,dr-1,K], B[K,N] const) (+ Add as above), rank r > 2
+ *       -> Reshape(Gemm(Reshape(A, [M,K]), B^T(, c), transB=1), [d1,..,dr-1,N]),
+ *          M = d1 * .. * dr-1: a linear layer applied to every position (transformer and
+ *          ConvNeXt MLPs); both Reshapes are views in compiled code
  *   Gemm, constant B, transB = 0 or alpha != 1 -> B' = alpha * B^T, transB = 1, alpha dropped
  *   Gemm, constant C, beta != 1                -> C' = beta * C, beta dropped (beta = 0: C dropped)
  *   Gemm, constant C of one element or [1,N]   -> C as [N]
@@ -113,12 +117,24 @@ static int only_user(const Graph *g, int vid)
     return -1;
 }
 
-static int matmul_to_gemm(Graph *g, Memo *memo, int i)
+/* Append a Reshape node x -> y (y an existing value; the IR's Reshape takes its shape as an
+ * attribute); returns its index. */
+static int add_reshape(Graph *g, const char *name, int x, int y)
+{
+    const int node = ir_node_add(g, OP_RESHAPE, name, 1, &x, 1, &y);
+    ir_node_set_ints(g, node, "shape", g->values[y].dims, g->values[y].rank);
+    return node;
+}
+
+/* Returns 1 when the MatMul became a Gemm, with the indices of the Reshapes appended before and
+ * after it in around[0..1] (-1: none). */
+static int matmul_to_gemm(Graph *g, Memo *memo, int i, int *around)
 {
     Node *n = &g->nodes[i];
     int a = n->in[0], b = n->in[1], y = n->out[0];
-    if (a < 0 || y < 0 || g->values[a].rank != 2 || !float_const(g, b, 2)) return 0;
-    if (g->values[a].dtype != g->values[b].dtype) return 0;
+    if (a < 0 || y < 0 || g->values[a].rank < 2 || !float_const(g, b, 2)) return 0;
+    if (g->values[a].dtype != g->values[b].dtype || g->values[y].rank != g->values[a].rank) return 0;
+    const int rank = g->values[a].rank;
     int64_t N = g->values[b].dims[1];
     int add = -1, c = -1;
     if (pass_value_single_use(g, y)) {
@@ -134,14 +150,30 @@ static int matmul_to_gemm(Graph *g, Memo *memo, int i)
         }
     }
     int in[3] = {a, make_b(g, memo, b, 1, 1.0), c >= 0 ? make_c(g, memo, c, N, 1.0) : -1};
+    const int out = add >= 0 ? g->nodes[add].out[0] : y; /* the value the rewrite produces */
+    if (add >= 0) g->nodes[add].dead = 1;
+    if (rank > 2) { /* Gemm on the [M,K] view of A, its [M,N] result viewed back */
+        char name[256];
+        int64_t d2[2] = {1, g->values[a].dims[rank - 1]};
+        for (int k = 0; k < rank - 1; k++) d2[0] *= g->values[a].dims[k];
+        snprintf(name, sizeof name, "%s_2d", g->values[a].name);
+        const int a2 = ir_value_add(g, name, g->values[a].dtype, 2, d2);
+        d2[1] = N;
+        snprintf(name, sizeof name, "%s_2d", g->values[out].name);
+        const int y2 = ir_value_add(g, name, g->values[out].dtype, 2, d2);
+        snprintf(name, sizeof name, "%s_2d", g->nodes[i].name);
+        around[0] = add_reshape(g, name, a, a2);
+        snprintf(name, sizeof name, "%s_nd", g->nodes[i].name);
+        pass_node_take_output(g, i, 0, y2);
+        around[1] = add_reshape(g, name, y2, out);
+        in[0] = a2;
+    } else {
+        pass_node_take_output(g, i, 0, out);
+    }
     n = &g->nodes[i];
     n->op = OP_GEMM;
     ir_node_set_inputs(g, i, c >= 0 ? 3 : 2, in);
     ir_node_set_int(g, i, "transB", 1);
-    if (add >= 0) {
-        pass_node_take_output(g, i, 0, g->nodes[add].out[0]);
-        g->nodes[add].dead = 1;
-    }
     return 1;
 }
 
@@ -194,19 +226,30 @@ static int canon_gemm(Graph *g, Memo *memo, int i)
 
 int pass_canonicalize_gemm(Graph *g, PassContext *ctx, Diag *d)
 {
-    int removed = 0;
+    (void)ctx, (void)d;
+    int compact = 0, placed = 0;
     Memo memo = {0};
-    for (int i = 0; i < g->n_nodes; i++) {
+    const int n0 = g->n_nodes; /* not the Reshapes appended on the way */
+    int *before = xmalloc((size_t)(2 * n0 + 1) * sizeof(int)), *after = before + n0;
+    for (int i = 0; i < 2 * n0; i++) before[i] = -1;
+    for (int i = 0; i < n0; i++) {
         Node *n = &g->nodes[i];
         if (n->dead) continue;
         if (n->op == OP_MATMUL && n->n_in == 2) {
             int y = n->out[0];
-            if (matmul_to_gemm(g, &memo, i)) removed += g->nodes[i].out[0] != y; /* the Add went */
+            int around[2] = {-1, -1};
+            if (matmul_to_gemm(g, &memo, i, around)) compact += g->nodes[i].out[0] != y; /* the Add went */
+            before[i] = around[0], after[i] = around[1];
+            placed += around[0] >= 0;
         } else if (n->op == OP_GEMM && n->n_in >= 2) {
             canon_gemm(g, &memo, i);
         }
     }
     free(memo.v);
-    if (removed) ir_graph_compact(g);
+    if (placed)
+        pass_place_new_nodes(g, n0, before, after);
+    else if (compact)
+        ir_graph_compact(g);
+    free(before);
     return 0;
 }

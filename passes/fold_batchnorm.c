@@ -12,7 +12,12 @@
  * activation, its weights (and bias, if any) and all BN parameters are f32/f64 constants.
  * Arithmetic is in double; new constants are added (the old ones may be shared), a bias is
  * created when absent, and the producer takes over the BN's output value so every later name is
- * unchanged. A BN that does not qualify is left as it is.
+ * unchanged.
+ *
+ * A BN with constant parameters that cannot fold (its input comes from a Concat, a pooling, an
+ * activation, ...: DenseNet's pre-activation blocks) becomes y = Mul(x, s) then Add(., t), s and
+ * t constants [C, 1, ..] broadcasting over axis 1: two native elementwise ops the layout pass
+ * keeps blocked, instead of the interpreter's BatchNormalization. Any other BN is left as it is.
  */
 #include "passes/passes.h"
 
@@ -121,6 +126,57 @@ static int fold_gemm(Graph *g, int p, const double *s, const double *t, int64_t 
     return 0;
 }
 
+/* The BN as y = x * s + t per channel (s, t malloc'ed, C each). */
+static void bn_affine(const Graph *g, const Node *b, int64_t C, double **s_out, double **t_out)
+{
+    double eps = ir_attr_float(b, "epsilon", 1e-5);
+    double *sc = pass_const_f64(g, b->in[1]), *bias = pass_const_f64(g, b->in[2]);
+    double *mean = pass_const_f64(g, b->in[3]), *var = pass_const_f64(g, b->in[4]);
+    double *s = xmalloc((size_t)(C + 1) * sizeof(double)), *t = xmalloc((size_t)(C + 1) * sizeof(double));
+    for (int64_t c = 0; c < C; c++) {
+        s[c] = sc[c] / sqrt(var[c] + eps);
+        t[c] = bias[c] - mean[c] * s[c];
+    }
+    free(sc), free(bias), free(mean), free(var);
+    *s_out = s, *t_out = t;
+}
+
+/* A BN left after folding, with constant parameters: node bn becomes Mul(x, s) into a new value
+ * and an Add(., t) appended after it writes y. Returns the Add's index, or -1 (left as it is). */
+static int to_affine(Graph *g, int bn)
+{
+    Node *b = &g->nodes[bn];
+    int x = b->in[0], y = b->out[0];
+    if (x < 0 || y < 0 || ir_attr_int(b, "training_mode", 0)) return -1;
+    for (int k = 1; k < b->n_out; k++)
+        if (b->out[k] >= 0) return -1;
+    const Value *xv = &g->values[x];
+    if (xv->rank < 2 || !dtype_is_float(xv->dtype) || g->values[y].dtype != xv->dtype) return -1;
+    const int64_t C = xv->dims[1];
+    for (int k = 1; k < 5; k++)
+        if (!is_float_const(g, b->in[k]) || ir_value_numel(&g->values[b->in[k]]) != C) return -1;
+    double *s, *t;
+    bn_affine(g, b, C, &s, &t);
+    int64_t dims[IR_MAX_RANK];
+    dims[0] = C;
+    for (int k = 1; k < xv->rank - 1; k++) dims[k] = 1;
+    const int rank = xv->rank - 1, sv = new_const_like(g, b->in[1], "_bn_scale", rank, dims, s),
+              tv = new_const_like(g, b->in[2], "_bn_shift", rank, dims, t);
+    free(s), free(t);
+    char name[256];
+    snprintf(name, sizeof name, "%s_scaled", g->values[y].name);
+    const int m = ir_value_add(g, name, g->values[y].dtype, g->values[y].rank, g->values[y].dims);
+    int in[2] = {x, sv};
+    g->nodes[bn].op = OP_MUL;
+    ir_node_set_inputs(g, bn, 2, in);
+    g->nodes[bn].n_out = 1;
+    pass_node_take_output(g, bn, 0, m);
+    g->nodes[bn].n_attr = 0; /* epsilon, momentum: not Mul's */
+    snprintf(name, sizeof name, "%s_shift", g->nodes[bn].name);
+    in[0] = m, in[1] = tv;
+    return ir_node_add(g, OP_ADD, name, 2, in, 1, &y);
+}
+
 static int try_fold(Graph *g, int bn)
 {
     Node *b = &g->nodes[bn];
@@ -137,16 +193,10 @@ static int try_fold(Graph *g, int bn)
     for (int k = 1; k < 5; k++)
         if (!is_float_const(g, b->in[k]) || ir_value_numel(&g->values[b->in[k]]) != C) return 0;
 
-    double eps = ir_attr_float(b, "epsilon", 1e-5);
-    double *sc = pass_const_f64(g, b->in[1]), *bias = pass_const_f64(g, b->in[2]);
-    double *mean = pass_const_f64(g, b->in[3]), *var = pass_const_f64(g, b->in[4]);
-    double *s = xmalloc((size_t)(C + 1) * sizeof(double)), *t = xmalloc((size_t)(C + 1) * sizeof(double));
-    for (int64_t c = 0; c < C; c++) {
-        s[c] = sc[c] / sqrt(var[c] + eps);
-        t[c] = bias[c] - mean[c] * s[c];
-    }
+    double *s, *t;
+    bn_affine(g, b, C, &s, &t);
     int rc = op == OP_GEMM ? fold_gemm(g, p, s, t, C) : fold_conv(g, p, s, t, C);
-    free(sc), free(bias), free(mean), free(var), free(s), free(t);
+    free(s), free(t);
     if (rc) return 0;
     pass_node_take_output(g, p, 0, y);
     g->nodes[bn].dead = 1;
@@ -155,10 +205,22 @@ static int try_fold(Graph *g, int bn)
 
 int pass_fold_batchnorm(Graph *g, PassContext *ctx, Diag *d)
 {
-    int folded = 0;
+    (void)ctx, (void)d;
+    int folded = 0, added = 0;
     for (int i = 0; i < g->n_nodes; i++)
         if (!g->nodes[i].dead && g->nodes[i].op == OP_BATCH_NORM && g->nodes[i].n_in == 5)
             folded += try_fold(g, i);
-    if (folded) ir_graph_compact(g);
+    const int n0 = g->n_nodes;
+    int *after = xmalloc((size_t)(n0 + 1) * sizeof(int));
+    for (int i = 0; i < n0; i++) {
+        after[i] = -1;
+        if (!g->nodes[i].dead && g->nodes[i].op == OP_BATCH_NORM && g->nodes[i].n_in == 5)
+            added += (after[i] = to_affine(g, i)) >= 0;
+    }
+    if (added)
+        pass_place_new_nodes(g, n0, NULL, after);
+    else if (folded)
+        ir_graph_compact(g);
+    free(after);
     return 0;
 }

@@ -10,11 +10,17 @@
  *                    is; a plain input with C < 16 channels (the first layer) of a group-1 Conv
  *                    is read as it is (the dense kernel's plain-input class); any other plain
  *                    input gets a LayoutTransform to NCHW16c.
- *   Relu, LeakyRelu, Tanh, HardSwish, Clip with min <= 0 <= max
- *                    blocked when the input is (f(0) = 0 keeps the padded lanes zero).
- *   Add, Sub, Mul    blocked when both operands have the same 4-D shape, neither is a constant
- *                    (which would be transformed on every run) and one is blocked (the other
- *                    gets a LayoutTransform).
+ *   Relu, LeakyRelu, Tanh, HardSwish, Clip with min <= 0 <= max, Erf, Abs, Elu, Sqrt
+ *                    blocked when the input is (f(+0) = +0 keeps the padded lanes zero);
+ *   Sigmoid, HardSigmoid, Exp, Softplus, Neg (-0), Clip
+ *                    the same when C % 16 == 0 (no padded lanes: EfficientNet's SiLU).
+ *   Add, Sub, Mul, Div
+ *                    blocked when one operand is blocked and each operand is either a 4-D
+ *                    non-constant of the output's shape or of shape [N, C, 1, 1] (a per-channel
+ *                    factor, e.g. squeeze-and-excitation), or a constant per channel ([C, 1, 1],
+ *                    [1, C, 1, 1]: blocked here, once, with zeros in the padded lanes) or scalar;
+ *                    Div, and Add/Sub of a scalar, only when C % 16 == 0 (padded lanes would not
+ *                    stay zero). The other non-constant operands get LayoutTransforms.
  *   Concat           on axis 1 of 4-D tensors that all have C % 16 == 0, when one input is
  *                    blocked and none is a constant (the others get transforms); axis 1 of the
  *                    blocked tensor is then the channel-block axis.
@@ -107,7 +113,8 @@ static int lay_get_blocked(Layout *L, int v)
 /* The plain form of value v (any value; new ones are their own plain form). */
 static int lay_get_plain(Layout *L, int v)
 {
-    if (v < 0 || v >= L->nv0 || L->pln[v] >= 0) return v;
+    if (v < 0 || v >= L->nv0) return v;
+    if (L->pln[v] >= 0) return L->pln[v]; /* itself, or the copy an earlier plain reader made */
     int p = lay_new_value(L, v, "_nchw", 0);
     lay_emit(L, lay_transform(L, v, L->blk[v], p, 0));
     return L->pln[v] = p;
@@ -166,17 +173,78 @@ static int lay_pool_windows_ok(const Layout *L, const Node *n)
     return 1;
 }
 
-static int lay_unary_ok(const Node *n)
+static int lay_unary_ok(const Layout *L, const Node *n, int x)
 {
+    const int full = L->orig[x].dims[1] % BLK == 0; /* no padded lanes */
     switch (n->op) {
     case OP_RELU:
     case OP_LEAKY_RELU:
     case OP_TANH:
-    case OP_HARD_SWISH: return 1;
+    case OP_HARD_SWISH:
+    case OP_ERF:
+    case OP_ABS:
+    case OP_ELU:
+    case OP_SQRT: return 1;
     case OP_CLIP:
-        return ir_attr_float(n, "min", -1.0) <= 0.0 && ir_attr_float(n, "max", 1.0) >= 0.0;
+        return full || (ir_attr_float(n, "min", -1.0) <= 0.0 && ir_attr_float(n, "max", 1.0) >= 0.0);
+    case OP_NEG: /* -0.0 in the padded lanes: the rule says +0.0 */
+    case OP_SIGMOID:
+    case OP_HARD_SIGMOID:
+    case OP_EXP:
+    case OP_SOFTPLUS: return full;
     default: return 0;
     }
+}
+
+/* A constant operand of an elementwise op on [N, C, H, W] that the blocked op can read: one
+ * value per channel (returns 1: blocked by lay_blocked_const) or a scalar (returns 2: read as
+ * it is). 0 otherwise. */
+static int lay_const_kind(const Layout *L, int v, int64_t C)
+{
+    const Value *o = &L->orig[v];
+    if (o->dtype != DT_F32 || o->rank > 4) return 0;
+    if (ir_value_numel(o) == 1) return 2;
+    if (o->rank < 3 || o->dims[o->rank - 3] != C || ir_value_numel(o) != C) return 0;
+    return 1;
+}
+
+/* A per-channel constant as a new constant [1, ceil(C/16), 1, 1, 16], zeros in the padded lanes
+ * (made once per constant). */
+static int lay_blocked_const(Layout *L, int v, int64_t C)
+{
+    if (L->blk[v] >= 0) return L->blk[v];
+    const int64_t cb = (C + BLK - 1) / BLK, dims[5] = {1, cb, 1, 1, BLK};
+    float *d = xcalloc((size_t)(cb * BLK), sizeof(float));
+    memcpy(d, L->g->values[v].data, (size_t)C * sizeof(float));
+    size_t len = strlen(L->orig[v].name) + 10;
+    char *name = xmalloc(len);
+    snprintf(name, len, "%s_nchw16c", L->orig[v].name);
+    L->blk[v] = ir_const_add(L->g, name, DT_F32, 5, dims, d);
+    free(name), free(d);
+    return L->blk[v];
+}
+
+/* Add/Sub/Mul/Div on [N, C, H, W] (the file comment says which operands qualify). */
+static int lay_binary_ok(const Layout *L, const Node *n)
+{
+    const int64_t *od = L->orig[n->out[0]].dims, C = od[1];
+    const int full = C % BLK == 0;
+    if (n->op == OP_DIV && !full) return 0;
+    int any = 0;
+    for (int k = 0; k < 2; k++) {
+        const int v = n->in[k];
+        if (v < 0) return 0;
+        if (pass_value_is_const(L->g, v)) {
+            const int kind = lay_const_kind(L, v, C);
+            if (!kind || (kind == 2 && n->op != OP_MUL && !full)) return 0;
+            continue;
+        }
+        if (!lay_is_4d(L, v)) return 0;
+        const int64_t *d = L->orig[v].dims;
+        if (memcmp(d, od, 4 * sizeof(int64_t)) && !(d[0] == od[0] && d[1] == C && d[2] == 1 && d[3] == 1)) return 0;
+        any |= L->blk[v] >= 0;
+    }
+    return any;
 }
 
 typedef enum LayKind { LAY_PLAIN, LAY_CONV, LAY_POOL, LAY_UNARY, LAY_MULTI } LayKind;
@@ -189,7 +257,7 @@ static LayKind lay_decide(const Layout *L, int i)
     int x = n->n_in > 0 ? n->in[0] : -1;
     if (n->op == OP_CONV) return lay_conv_ok(L, n) ? LAY_CONV : LAY_PLAIN;
     if (x < 0 || !lay_is_4d(L, x)) return LAY_PLAIN;
-    if (lay_unary_ok(n)) return L->blk[x] >= 0 ? LAY_UNARY : LAY_PLAIN;
+    if (lay_unary_ok(L, n, x)) return L->blk[x] >= 0 ? LAY_UNARY : LAY_PLAIN;
     switch (n->op) {
     case OP_MAX_POOL:
         if (n->n_out > 1 && n->out[1] >= 0) return LAY_PLAIN;
@@ -200,14 +268,8 @@ static LayKind lay_decide(const Layout *L, int i)
     case OP_GLOBAL_MAX_POOL: return L->blk[x] >= 0 ? LAY_POOL : LAY_PLAIN;
     case OP_ADD:
     case OP_SUB:
-    case OP_MUL: {
-        int y = n->in[1];
-        if (pass_value_is_const(L->g, x) || pass_value_is_const(L->g, y)) return LAY_PLAIN;
-        if (!lay_is_4d(L, y) || memcmp(L->orig[x].dims, L->orig[y].dims, 4 * sizeof(int64_t)) ||
-            memcmp(L->orig[x].dims, L->orig[n->out[0]].dims, 4 * sizeof(int64_t)))
-            return LAY_PLAIN;
-        return L->blk[x] >= 0 || L->blk[y] >= 0 ? LAY_MULTI : LAY_PLAIN;
-    }
+    case OP_MUL:
+    case OP_DIV: return n->n_in == 2 && lay_binary_ok(L, n) ? LAY_MULTI : LAY_PLAIN;
     case OP_CONCAT: {
         int64_t axis = ir_attr_int(n, "axis", 0);
         if (axis != 1 && axis != -3) return LAY_PLAIN;
@@ -251,8 +313,14 @@ static void lay_node(Layout *L, int i)
             g->nodes[i].in[3] = r;
         }
     } else {
+        const int64_t C = L->orig[g->nodes[i].out[0]].dims[1];
         for (int k = 0; k < n_in; k++) {
-            int b = lay_get_blocked(L, g->nodes[i].in[k]);
+            const int v = g->nodes[i].in[k];
+            int b;
+            if (!pass_value_is_const(g, v))
+                b = lay_get_blocked(L, v);
+            else /* a constant operand of Add/Sub/Mul/Div (lay_binary_ok) */
+                b = lay_const_kind(L, v, C) == 1 ? lay_blocked_const(L, v, C) : v;
             g->nodes[i].in[k] = b;
         }
     }

@@ -141,5 +141,10 @@ int pass_const_add_f64(Graph *g, const char *base, DType t, int rank, const int6
                        const double *vals);
 /* Make node `node` define value vid as its output k (the old output value is left orphaned). */
 void pass_node_take_output(Graph *g, int node, int k, int vid);
+/* Put nodes appended by a pass next to the node they belong to, so dumps keep the source order:
+ * for each of the first n0 nodes i, node before[i] (if >= 0) goes right before it and after[i]
+ * right after it; every appended node must be named once. Then dead nodes are dropped
+ * (ir_graph_compact). */
+void pass_place_new_nodes(Graph *g, int n0, const int *before, const int *after);
 
 #endif

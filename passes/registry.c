@@ -46,11 +46,14 @@ const PassInfo pass_registry[] = {
      pass_fold_constants},
     {"remove-identity", "remove Identity and inference Dropout nodes", pass_remove_identity},
     {"canonicalize-gemm",
-     "MatMul(+bias Add) with constant weights -> Gemm; constant B as [N,K] (transB=1), alpha/beta folded",
+     "MatMul(+bias Add) with constant weights -> Gemm (an N-D left operand through Reshapes); constant B as "
+     "[N,K] (transB=1), alpha/beta folded",
      pass_canonicalize_gemm},
     {"prune", "data-free ADMM pattern pruning of 3x3 convs on synthetic data (ppcc --prune; docs/pruning.md)",
      pass_prune},
-    {"fold-batchnorm", "fold BatchNormalization into a preceding Conv, ConvTranspose or Gemm",
+    {"fold-batchnorm",
+     "fold BatchNormalization into a preceding Conv, ConvTranspose or Gemm; one that cannot fold -> per-channel "
+     "Mul + Add",
      pass_fold_batchnorm},
     {"fuse-activation", "fuse Relu/LeakyRelu/Clip/Sigmoid/Tanh/HardSigmoid/HardSwish into Conv or Gemm",
      pass_fuse_activation},

@@ -54,3 +54,18 @@ void pass_node_take_output(Graph *g, int node, int k, int vid)
     n->out[k] = vid;
     g->values[vid].producer = node;
 }
+
+void pass_place_new_nodes(Graph *g, int n0, const int *before, const int *after)
+{
+    Node *v = xmalloc((size_t)g->n_nodes * sizeof(Node) + 1);
+    int j = 0;
+    for (int i = 0; i < n0; i++) {
+        if (before && before[i] >= 0) v[j++] = g->nodes[before[i]];
+        v[j++] = g->nodes[i];
+        if (after && after[i] >= 0) v[j++] = g->nodes[after[i]];
+    }
+    IR_ASSERT(j == g->n_nodes);
+    memcpy(g->nodes, v, (size_t)j * sizeof(Node));
+    free(v);
+    ir_graph_compact(g);
+}

@@ -1,6 +1,6 @@
 /* misc_eltwise.h — native f32 elementwise kernels: unary functions (misc_common.h's KC_ACT_* /
  * KM_UN_* codes: the activations, Exp, Log, Sqrt, Reciprocal, Neg, Abs, Elu, Softplus, Erf,
- * Floor, Ceil) and binary Add/Sub/Mul/Div/PRelu/Max/Min with numpy broadcasting.
+ * Floor, Ceil) and binary Add/Sub/Mul/Div/PRelu/Max/Min/Pow with numpy broadcasting.
  *
  * Unary: the tensor is flat; work item = a chunk of `chunk` elements.
  * Binary: the lowering collapses the broadcast (as the interpreter's bcast_init does: size-1
@@ -44,7 +44,7 @@ KC_INLINE void k_unary_range(const void *params, void *const *bufs, int64_t begi
 }
 
 /* ---------------------------------------------------------------- binary */
-enum { KM_BIN_ADD = 0, KM_BIN_SUB, KM_BIN_MUL, KM_BIN_DIV, KM_BIN_PRELU, KM_BIN_MAX, KM_BIN_MIN, KM_BIN_COUNT };
+enum { KM_BIN_ADD = 0, KM_BIN_SUB, KM_BIN_MUL, KM_BIN_DIV, KM_BIN_PRELU, KM_BIN_MAX, KM_BIN_MIN, KM_BIN_POW, KM_BIN_COUNT };
 #define KM_BIN_MAXR 6
 
 typedef struct KmBinaryParams {
@@ -63,6 +63,22 @@ KC_INLINE int64_t k_binary_work(const KmBinaryParams *p)
     return outer * p->nchunks;
 }
 
+extern float powf(float, float);
+
+/* x^y: x * x where every exponent is 2 (LayerNorm's variance; correctly rounded, as powf is
+ * there), else powf lane by lane. */
+KC_INLINE float km_pow1(float x, float y) { return y == 2.0f ? x * x : powf(x, y); }
+KC_INLINE kc_v16 km_pow(kc_v16 x, kc_v16 y)
+{
+    const kc_v16i two = (kc_v16i)(y == kc_splat(2.0f));
+    int all = 1;
+    for (int i = 0; i < KC_VL; i++) all &= two[i] != 0;
+    if (all) return x * x;
+    kc_v16 r;
+    for (int i = 0; i < KC_VL; i++) r[i] = km_pow1(x[i], y[i]);
+    return r;
+}
+
 KC_INLINE kc_v16 km_binary(int op, kc_v16 x, kc_v16 y)
 {
     switch (op) {
@@ -72,6 +88,7 @@ KC_INLINE kc_v16 km_binary(int op, kc_v16 x, kc_v16 y)
     case KM_BIN_DIV: return x / y;
     case KM_BIN_PRELU: return kc_sel(x < kc_splat(0.0f), x * y, x);
     case KM_BIN_MAX: return kc_sel((x > y) | (x != x), x, y);
+    case KM_BIN_POW: return km_pow(x, y);
     default: return kc_sel((x < y) | (x != x), x, y);
     }
 }
@@ -85,6 +102,7 @@ KC_INLINE float km_binary1(int op, float x, float y)
     case KM_BIN_DIV: return x / y;
     case KM_BIN_PRELU: return x < 0 ? x * y : x;
     case KM_BIN_MAX: return (x > y || x != x) ? x : y;
+    case KM_BIN_POW: return km_pow1(x, y);
     default: return (x < y || x != x) ? x : y;
     }
 }

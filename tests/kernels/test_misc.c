@@ -676,6 +676,64 @@ static void binary_case(OpKind op, int ra, const int64_t *da, int rb, const int6
     ir_graph_free(g);
 }
 
+/* Pow: exponent 2 (the x * x path, exact) and general exponents (powf against the interpreter's
+ * double pow: within an ulp or two), as a constant scalar and as a full tensor. */
+START_TEST(test_pow)
+{
+    uint64_t rng = 43;
+    for (int rep = 0; rep < 8; rep++) {
+        Graph *g = ir_graph_new("p");
+        int64_t dims[2] = {rndi(&rng, 1, 7), rndi(&rng, 1, 40)}, one[1] = {1};
+        const int64_t n = dims[0] * dims[1];
+        float *A = rand_floats(&rng, n, rep & 1 ? 0.1f : -4.0f, 4, 0), two = 2.0f;
+        float *B = rand_floats(&rng, n, -3, 3, 0);
+        const int full = rep >= 4;
+        int in[2] = {g_input(g, DT_F32, 2, dims), full ? g_input(g, DT_F32, 2, dims)
+                                                       : ir_const_add(g, "B", DT_F32, 1, one, rep & 2 ? B : &two)};
+        int nd = g_node(g, OP_POW, 2, in);
+        g_infer(g);
+        void *in_data[2] = {A, full ? B : NULL};
+        Tensor *ref = run_ref(g, nd, in_data);
+        NativeRun r;
+        run_native(lower_misc_binary, g, nd, in_data, 0, &rng, &r);
+        ck_assert_int_eq(r.accepted, 1);
+        const int exact = !full && !(rep & 2);
+        check_close(r.out, ref->data, n, exact ? 0 : 4 * EPS, exact ? 0 : 1e-37, exact ? "Pow x^2" : "Pow");
+        native_free(&r, 0);
+        free(A), free(B);
+        tensor_free(ref);
+        ir_graph_free(g);
+    }
+}
+END_TEST
+
+/* Erf over a dense sweep of [-5, 5] and near 0, against libm's double erf rounded to f32. */
+START_TEST(test_erf_sweep)
+{
+    Graph *g = ir_graph_new("e");
+    int64_t dims[1] = {200001};
+    int x = g_input(g, DT_F32, 1, dims);
+    int nd = g_node(g, OP_ERF, 1, &x);
+    g_infer(g);
+    float *xd = xmalloc((size_t)dims[0] * sizeof(float));
+    for (int64_t i = 0; i < dims[0]; i++) xd[i] = i < 100000 ? -5.0f + 1e-4f * (float)i : ldexpf(1.0f, -(int)(i % 120)) * (i & 1 ? -1.3f : 1.7f);
+    void *in_data[1] = {xd};
+    uint64_t rng = 47;
+    NativeRun r;
+    run_native(lower_misc_unary, g, nd, in_data, 0, &rng, &r);
+    ck_assert_int_eq(r.accepted, 1);
+    double worst = 0;
+    for (int64_t i = 0; i < dims[0]; i++) {
+        const double want = (float)erf((double)xd[i]), err = fabs((double)((const float *)r.out)[i] - want) / fmax(fabs(want), 1e-30);
+        if (err > worst) worst = err;
+    }
+    ck_assert_msg(worst <= 4 * EPS, "erf: worst relative error %.3g (limit %.3g)", worst, 4 * EPS);
+    native_free(&r, 0);
+    free(xd);
+    ir_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_binary)
 {
     uint64_t rng = 41;
@@ -1046,6 +1104,8 @@ static Suite *misc_suite(void)
     tcase_add_test(tc, test_pool_declines);
     tcase_add_test(tc, test_unary);
     tcase_add_test(tc, test_binary);
+    tcase_add_test(tc, test_pow);
+    tcase_add_test(tc, test_erf_sweep);
     tcase_add_test(tc, test_softmax);
     tcase_add_test(tc, test_layout_transform);
     tcase_add_test(tc, test_concat);

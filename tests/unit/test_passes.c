@@ -415,21 +415,28 @@ END_TEST
 
 START_TEST(fold_batchnorm_negative)
 {
-    /* conv output read twice */
+    /* conv output read twice: no fold; the BN becomes a per-channel Mul and Add after it */
     int y;
     Graph *g = conv_bn_graph(1, 1, &y);
     int c = g->nodes[0].out[0];
     int r = NODE(g, OP_RELU, "relu", "r", c);
     ir_graph_add_output(g, r);
     apply(g, pass_fold_batchnorm);
-    ck_assert_int_eq(count_op(g, OP_BATCH_NORM), 1);
+    ck_assert_int_eq(count_op(g, OP_BATCH_NORM), 0);
+    ck_assert_int_eq(count_op(g, OP_MUL), 1);
+    ck_assert_int_eq(count_op(g, OP_ADD), 1);
+    ck_assert_int_eq(g->nodes[0].op, OP_CONV);
+    ck_assert_int_eq(g->nodes[1].op, OP_MUL);
+    ck_assert_int_eq(g->nodes[2].op, OP_ADD);
+    ck_assert_int_eq(g->nodes[2].out[0], y);
     ir_graph_free(g);
 
-    /* conv output is a graph output */
+    /* conv output is a graph output: the same */
     g = conv_bn_graph(1, 1, &y);
     ir_graph_add_output(g, g->nodes[0].out[0]);
     apply(g, pass_fold_batchnorm);
-    ck_assert_int_eq(count_op(g, OP_BATCH_NORM), 1);
+    ck_assert_int_eq(count_op(g, OP_BATCH_NORM), 0);
+    ck_assert_int_eq(count_op(g, OP_ADD), 1);
     ir_graph_free(g);
 
     /* BN parameter not constant (a graph input) */
@@ -662,7 +669,7 @@ END_TEST
 
 START_TEST(canonicalize_negative)
 {
-    /* non-constant B, 3-D A: MatMul stays */
+    /* non-constant B: MatMul stays; 3-D A by a constant: a Gemm between two Reshapes */
     Graph *g = ir_graph_new("t");
     int x = input(g, "x", 2, DIMS(3, 4));
     int w = input(g, "w", 2, DIMS(4, 5));
@@ -673,7 +680,9 @@ START_TEST(canonicalize_negative)
     ir_graph_add_output(g, y);
     ir_graph_add_output(g, y3);
     apply(g, pass_canonicalize_gemm);
-    ck_assert_int_eq(count_op(g, OP_MATMUL), 2);
+    ck_assert_int_eq(count_op(g, OP_MATMUL), 1);
+    ck_assert_int_eq(count_op(g, OP_GEMM), 1);
+    ck_assert_int_eq(count_op(g, OP_RESHAPE), 2);
     ir_graph_free(g);
 
     /* MatMul output read twice: becomes Gemm but the Add stays */
