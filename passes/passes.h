@@ -113,6 +113,7 @@ int pass_fuse_activation(Graph *g, PassContext *ctx, Diag *d);   /* fuse_activat
 int pass_canonicalize_gemm(Graph *g, PassContext *ctx, Diag *d); /* canonicalize_gemm.c */
 int pass_prune(Graph *g, PassContext *ctx, Diag *d);             /* prune_pass.c (ctx->prune) */
 /* Passes preparing code generation (docs/codegen.md §1-4). */
+int pass_legalize(Graph *g, PassContext *ctx, Diag *d);          /* legalize.c */
 int pass_layout(Graph *g, PassContext *ctx, Diag *d);            /* layout.c */
 int pass_fuse_residual(Graph *g, PassContext *ctx, Diag *d);     /* fuse_residual.c */
 int pass_filter_reorder(Graph *g, PassContext *ctx, Diag *d);    /* filter_reorder.c */

@@ -20,6 +20,9 @@
  *   dce                sweeps the nodes the others left without uses.
  *
  * The code-generation pipeline (pass_codegen_pipeline) is the default one followed by:
+ *   legalize           grouped convs of 2-8 channels per group widened to groups of 16, Concats
+ *                      of more than 15 inputs split: forms the native kernels take; before layout,
+ *                      which then blocks them.
  *   layout             convolution chains to NCHW16c (needs the fused Conv+BN+Relu of above).
  *   fuse-residual      Add(conv, other) -> Conv residual input; after layout, so the residual
  *                      has the Conv output's (blocked) type.
@@ -58,6 +61,10 @@ const PassInfo pass_registry[] = {
     {"fuse-activation", "fuse Relu/LeakyRelu/Clip/Sigmoid/Tanh/HardSigmoid/HardSwish into Conv or Gemm",
      pass_fuse_activation},
     {"dce", "remove nodes whose outputs are unused and unused optional outputs", pass_dce},
+    {"legalize",
+     "grouped Conv with 2-8 channels per group -> groups of 16 (block-diagonal weights); Concat of > 15 "
+     "inputs -> nested Concats",
+     pass_legalize},
     {"layout", "move f32 2-D convolution chains to the blocked NCHW16c layout (LayoutTransform at the borders)",
      pass_layout},
     {"fuse-residual", "fuse Add(conv_out, other) into the Conv as its residual input", pass_fuse_residual},
@@ -90,6 +97,6 @@ const char *pass_default_pipeline(void) { return default_pipeline; }
 
 static const char codegen_pipeline[] =
     "infer-shapes,fold-constants,remove-identity,canonicalize-gemm,fold-batchnorm,fuse-activation,dce,"
-    "layout,fuse-residual,fuse-activation,pattern-detect,filter-reorder,pattern-group,dce,schedule,plan-memory";
+    "legalize,layout,fuse-residual,fuse-activation,pattern-detect,filter-reorder,pattern-group,dce,schedule,plan-memory";
 
 const char *pass_codegen_pipeline(void) { return codegen_pipeline; }

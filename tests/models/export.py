@@ -3,7 +3,8 @@
 
 Usage: /usr/bin/python3 tests/models/export.py OUTDIR [MODEL...]
 
-MODEL is one of: resnet18, mobilenet_v2, squeezenet1_1, vgg16
+MODEL is one of: resnet18, mobilenet_v2, squeezenet1_1, vgg16, efficientnet_b0,
+densenet121, regnet_y_400mf, resnext50_32x4d, convnext_tiny
 (default: resnet18 mobilenet_v2 squeezenet1_1).
 
 For each model this writes, in the layout of the ONNX backend test data:
@@ -32,7 +33,9 @@ from onnx import numpy_helper
 import torch
 import torchvision
 
-MODELS = ["resnet18", "mobilenet_v2", "squeezenet1_1", "vgg16"]
+MODELS = ["resnet18", "mobilenet_v2", "squeezenet1_1", "vgg16",
+          # architectures beyond the benchmark's, compiled by tests/codegen/run.sh
+          "efficientnet_b0", "densenet121", "regnet_y_400mf", "resnext50_32x4d", "convnext_tiny"]
 DEFAULT_MODELS = ["resnet18", "mobilenet_v2", "squeezenet1_1"]
 
 OPSET = 13

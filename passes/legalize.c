@@ -1,0 +1,102 @@
+/* legalize.c — pass "legalize" (code generation pipeline, before layout): rewrites two forms the
+ * native kernels do not take into forms they do, so they do not fall back to the interpreter.
+ *
+ *   Conv with narrow groups   group > 1, not depthwise, w = C/group = M/group input and output
+ *                             channels per group with 16 % w == 0 (w = 2, 4, 8) and C % 16 == 0,
+ *                             f32 constant weights: k = 16/w adjacent groups become one group of
+ *                             16 channels with block-diagonal weights (zeros between the original
+ *                             groups), group' = group/k, which the blocked kernel runs (layout.c
+ *                             takes groups of 16). k times the multiply-adds, against the
+ *                             interpreter's loops; the sums are the same for finite inputs (each
+ *                             added term is 0 * x). RegNetY-400MF has w = 8, ResNeXt-50 32x4d 4
+ *                             and 8. Depthwise convolutions (w = 1) have their own kernel.
+ *   Concat of many inputs     more than CONCAT_MAX inputs (the native concat takes 15, one buffer
+ *                             each: codegen/kernels/misc_copy.h KM_CONCAT_MAX): the first 15 are
+ *                             concatenated into a new value "<output>_part" by a Concat placed
+ *                             right before, which then takes their place (repeated until it fits).
+ *                             DenseNet-121's dense blocks concatenate up to 25 tensors.
+ */
+#include "passes/passes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CONCAT_MAX 15
+#define GROUP_WIDTH 16 /* channels per group the blocked conv kernel takes (IR_LAYOUT_BLOCK) */
+
+static int widen_groups(Graph *g, int i)
+{
+    Node *n = &g->nodes[i];
+    if (n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0 || n->out[0] < 0) return 0;
+    const Value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
+    const int64_t group = ir_attr_int(n, "group", 1);
+    if (group <= 1 || x->rank != 4 || w->rank != 4 || w->dtype != DT_F32 || !pass_value_is_const(g, n->in[1]))
+        return 0;
+    const int64_t C = x->dims[1], M = y->dims[1], cw = C / group;
+    if (C % group || M % group || M / group != cw || cw == 1 || GROUP_WIDTH % cw || C % GROUP_WIDTH) return 0;
+    const int64_t k = GROUP_WIDTH / cw, kk = w->dims[2] * w->dims[3];
+    int64_t dims[4] = {M, GROUP_WIDTH, w->dims[2], w->dims[3]};
+    float *nw = xcalloc((size_t)(M * GROUP_WIDTH * kk), sizeof(float));
+    const float *ow = w->data;
+    for (int64_t m = 0; m < M; m++) {
+        const int64_t j = m / cw % k; /* the original group's place in the new one */
+        memcpy(nw + (m * GROUP_WIDTH + j * cw) * kk, ow + m * cw * kk, (size_t)(cw * kk) * sizeof(float));
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%s_g%lld", w->name, (long long)(group / k));
+    const int nv = ir_const_add(g, name, DT_F32, 4, dims, nw);
+    free(nw);
+    g->nodes[i].in[1] = nv;
+    ir_node_set_int(g, i, "group", group / k);
+    return 1;
+}
+
+/* Returns the index of the Concat appended for node i's first CONCAT_MAX inputs, or -1. */
+static int split_concat(Graph *g, int i)
+{
+    Node *n = &g->nodes[i];
+    if (n->n_in <= CONCAT_MAX || n->out[0] < 0) return -1;
+    const Value *y = &g->values[n->out[0]];
+    int64_t axis = ir_attr_int(n, "axis", 0);
+    if (axis < 0) axis += y->rank;
+    if (axis < 0 || axis >= y->rank) return -1;
+    int64_t dims[IR_MAX_RANK];
+    memcpy(dims, y->dims, sizeof dims);
+    dims[axis] = 0;
+    for (int k = 0; k < CONCAT_MAX; k++) {
+        if (n->in[k] < 0) return -1;
+        dims[axis] += g->values[n->in[k]].dims[axis];
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%s_part", y->name);
+    const int part = ir_value_add(g, name, y->dtype, y->rank, dims);
+    snprintf(name, sizeof name, "%s_part", n->name);
+    int *in = xmalloc((size_t)n->n_in * sizeof(int));
+    memcpy(in, n->in, (size_t)n->n_in * sizeof(int));
+    const int node = ir_node_add(g, OP_CONCAT, name, CONCAT_MAX, in, 1, &part);
+    ir_node_set_int(g, node, "axis", axis);
+    const int rest = g->nodes[i].n_in - CONCAT_MAX + 1;
+    in[CONCAT_MAX - 1] = part;
+    ir_node_set_inputs(g, i, rest, in + CONCAT_MAX - 1);
+    free(in);
+    return node;
+}
+
+int pass_legalize(Graph *g, PassContext *ctx, Diag *d)
+{
+    (void)ctx, (void)d;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead && g->nodes[i].op == OP_CONV) widen_groups(g, i);
+    for (int again = 1; again;) { /* one level of splitting per sweep */
+        again = 0;
+        const int n0 = g->n_nodes;
+        int *before = xmalloc((size_t)(n0 + 1) * sizeof(int));
+        for (int i = 0; i < n0; i++) {
+            before[i] = -1;
+            if (!g->nodes[i].dead && g->nodes[i].op == OP_CONCAT) again |= (before[i] = split_concat(g, i)) >= 0;
+        }
+        if (again) pass_place_new_nodes(g, n0, before, NULL);
+        free(before);
+    }
+    return 0;
+}
