@@ -32,6 +32,9 @@ _Static_assert((int)KC_ACT_RELU == (int)ACT_RELU && (int)KC_ACT_LEAKY_RELU == (i
 
 /* Rows of A up to which Gemm streams B's rows (KM_GEMM_ROWS) instead of packing panels. */
 enum { MISC_GEMM_ROWS_MAX_M = 8 };
+/* Bytes of B up to which the panel path orders its items row block first (misc_gemm.h): half of
+ * a 1 MB L2 (Cascade Lake; 2 MB on Sapphire Rapids). */
+#define MISC_GEMM_B_L2 (512 * 1024)
 
 static const Value *val(const Graph *g, int vid) { return vid >= 0 ? &g->values[vid] : NULL; }
 
@@ -93,6 +96,7 @@ int lower_misc_gemm(const Graph *g, const Node *n, const CgTarget *t, CgKernelCa
     p.alpha = (float)act.alpha, p.beta = (float)act.beta;
     p.path = (M <= MISC_GEMM_ROWS_MAX_M || !b_const) ? KM_GEMM_ROWS : KM_GEMM_PANELS;
     p.mblock = KM_GEMM_MR * ((M + KM_GEMM_MR - 1) / KM_GEMM_MR < 8 ? (M + KM_GEMM_MR - 1) / KM_GEMM_MR : 8);
+    p.row_major = N * K * (int64_t)sizeof(float) <= MISC_GEMM_B_L2;
 
     cg_call_init(call, "k_gemm");
     cg_call_params(call, &p, sizeof p);
@@ -119,8 +123,8 @@ int lower_misc_gemm(const Graph *g, const Node *n, const CgTarget *t, CgKernelCa
     /* at least ~64 KB of weights per range */
     call->grain = p.path == KM_GEMM_ROWS ? max64(1, 16384 / max64(1, 4 * K)) : 1;
     snprintf(call->note, sizeof call->note, "gemm %s M=%lld N=%lld K=%lld%s%s",
-             p.path == KM_GEMM_ROWS ? "rows" : "panels", (long long)M, (long long)N, (long long)K,
-             act.kind ? " +" : "", activation_name(act.kind));
+             p.path == KM_GEMM_ROWS ? "rows" : p.row_major ? "panels (row blocks first)" : "panels", (long long)M,
+             (long long)N, (long long)K, act.kind ? " +" : "", activation_name(act.kind));
     return 1;
 }
 

@@ -295,13 +295,17 @@ START_TEST(test_gemm_shapes)
             if (rep == 2) gc.c_rank = 2, gc.cdims[0] = 1, gc.cdims[1] = gc.N;
             gemm_case(&gc, &rng, 1);
         }
-    /* exact sums on larger shapes, both paths, N and K off the vector multiples */
+    /* exact sums on larger shapes, both paths (the panels path in both item orders), N and K off
+     * the vector multiples */
     GemmCase big1 = {.M = 1, .N = 1001, .K = 2049, .transb = 1, .b_const = 1, .c_rank = 1, .cdims = {1001},
                      .aa = NAN, .ab = NAN, .integral = 1};
     gemm_case(&big1, &rng, 1);
     GemmCase big2 = {.M = 67, .N = 97, .K = 515, .transb = 1, .b_const = 1, .c_rank = 1, .cdims = {97},
                      .aa = NAN, .ab = NAN, .integral = 1};
     gemm_case(&big2, &rng, 1);
+    GemmCase big3 = {.M = 40, .N = 300, .K = 520, .transb = 1, .b_const = 1, .c_rank = 1, .cdims = {300},
+                     .aa = NAN, .ab = NAN, .integral = 1}; /* B 624 KB: panel-major items */
+    gemm_case(&big3, &rng, 1);
     /* bias of one element; B an input (the rows path even for many rows) */
     for (int m = 0; m < 2; m++) {
         GemmCase one = {.M = m ? 30 : 3, .N = 40, .K = 33, .transb = 1, .b_const = 1, .c_rank = 1, .cdims = {1},
