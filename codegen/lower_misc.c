@@ -20,6 +20,7 @@
 #include "codegen/kernels/misc_eltwise.h"
 #include "codegen/kernels/misc_gemm.h"
 #include "codegen/kernels/misc_pool.h"
+#include "codegen/kernels/misc_reduce.h"
 #include "codegen/kernels/misc_softmax.h"
 #include "codegen/lowering.h"
 #include "ir/activation.h"
@@ -368,6 +369,49 @@ int lower_misc_softmax(const Graph *g, const Node *n, const CgTarget *t, CgKerne
     call->n_work = k_softmax_work(&p);
     call->grain = max64(1, 4096 / p.len);
     snprintf(call->note, sizeof call->note, "%s rows %lld x %lld", p.log ? "logsoftmax" : "softmax",
+             (long long)p.rows, (long long)p.len);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- ReduceSum, ReduceMean */
+/* f32 ReduceSum/ReduceMean whose reduced axes are the last ones (any keepdims): rows x len. */
+int lower_misc_reduce(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
+{
+    if ((n->op != OP_REDUCE_SUM && n->op != OP_REDUCE_MEAN) || n->n_in != 1 || n->n_out != 1) return 0;
+    int ix = n->in[0], iy = n->out[0];
+    if (!is_f32(g, ix) || !is_f32(g, iy)) return 0;
+    const Value *X = val(g, ix);
+    const int r = X->rank;
+    if (r < 1 || r > 31) return 0;
+    int cnt = 0;
+    const int64_t *axes = ir_attr_ints(n, "axes", &cnt);
+    unsigned mask = 0;
+    if (cnt == 0) {
+        if (ir_attr_int(n, "noop_with_empty_axes", 0)) return 0; /* the identity: not a reduction */
+        mask = (1u << r) - 1;
+    }
+    for (int i = 0; i < cnt; i++) {
+        const int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
+        if (a < 0 || a >= r) return 0;
+        mask |= 1u << a;
+    }
+    int first = r; /* the reduced axes must be [first, r) */
+    while (first > 0 && mask >> (first - 1) & 1) first--;
+    if (mask != ((1u << r) - 1) - ((1u << first) - 1)) return 0;
+    KmReduceParams p;
+    memset(&p, 0, sizeof p);
+    p.len = 1;
+    for (int i = first; i < r; i++) p.len *= X->dims[i];
+    if (p.len == 0 || ir_value_numel(val(g, iy)) * p.len != ir_value_numel(X)) return 0;
+    p.rows = ir_value_numel(X) / p.len;
+    p.scale = n->op == OP_REDUCE_MEAN ? (float)(1.0 / (double)p.len) : 1.0f;
+    cg_call_init(call, "k_reduce");
+    cg_call_params(call, &p, sizeof p);
+    cg_call_value(call, ix);
+    cg_call_value(call, iy);
+    call->n_work = k_reduce_work(&p);
+    call->grain = max64(1, 4096 / p.len);
+    snprintf(call->note, sizeof call->note, "%s rows %lld x %lld", n->op == OP_REDUCE_MEAN ? "reduce mean" : "reduce sum",
              (long long)p.rows, (long long)p.len);
     return 1;
 }

@@ -15,6 +15,7 @@ LOWERING(lower_misc_global_pool)
 LOWERING(lower_misc_unary)
 LOWERING(lower_misc_binary)
 LOWERING(lower_misc_softmax)
+LOWERING(lower_misc_reduce)
 LOWERING(lower_misc_layout)
 LOWERING(lower_misc_concat)
 #undef LOWERING
@@ -32,6 +33,7 @@ const CgLowering cg_lowerings[] = {
     {"misc_unary", lower_misc_unary},
     {"misc_binary", lower_misc_binary},
     {"misc_softmax", lower_misc_softmax},
+    {"misc_reduce", lower_misc_reduce},
     {"misc_layout", lower_misc_layout},
     {"misc_concat", lower_misc_concat},
     {NULL, NULL},

@@ -11,6 +11,7 @@
 #include "misc_eltwise.h"
 #include "misc_gemm.h"
 #include "misc_pool.h"
+#include "misc_reduce.h"
 #include "misc_softmax.h"
 
 #define KM_WRAP(name)                                                               \
@@ -27,3 +28,4 @@ KM_WRAP(k_binary)
 KM_WRAP(k_softmax)
 KM_WRAP(k_layout)
 KM_WRAP(k_concat)
+KM_WRAP(k_reduce)

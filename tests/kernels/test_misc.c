@@ -32,6 +32,7 @@ LOWERING(lower_misc_global_pool)
 LOWERING(lower_misc_unary)
 LOWERING(lower_misc_binary)
 LOWERING(lower_misc_softmax)
+LOWERING(lower_misc_reduce)
 LOWERING(lower_misc_layout)
 LOWERING(lower_misc_concat)
 #undef LOWERING
@@ -45,7 +46,7 @@ static RangeFn range_fn(const char *name)
         RangeFn fn;
     } fns[] = {{"k_gemm", k_gemm},       {"k_pool", k_pool},       {"k_global_pool", k_global_pool},
                {"k_unary", k_unary},     {"k_binary", k_binary},   {"k_softmax", k_softmax},
-               {"k_layout", k_layout},   {"k_concat", k_concat}};
+               {"k_layout", k_layout},   {"k_concat", k_concat},   {"k_reduce", k_reduce}};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (name && !strcmp(fns[i].name, name)) return fns[i].fn;
     return NULL;
@@ -829,6 +830,67 @@ START_TEST(test_softmax)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ ReduceSum, ReduceMean */
+START_TEST(test_reduce)
+{
+    uint64_t rng = 53;
+    for (int it = 0; it < 40; it++) {
+        Graph *g = ir_graph_new("r");
+        const int rank = (int)rndi(&rng, 1, 4);
+        int64_t dims[4];
+        for (int i = 0; i < rank; i++) dims[i] = rndi(&rng, 1, 7);
+        dims[rank - 1] = rndi(&rng, 1, it % 2 ? 40 : 400);
+        const OpKind op = it % 2 ? OP_REDUCE_SUM : OP_REDUCE_MEAN;
+        const int nred = (int)rndi(&rng, 1, rank); /* the last nred axes */
+        int x = g_input(g, DT_F32, rank, dims);
+        int nd = g_node(g, op, 1, &x);
+        int64_t axes[4];
+        for (int i = 0; i < nred; i++) axes[i] = it % 3 ? rank - nred + i : i - nred; /* also negative */
+        if (!(it % 7 == 0 && nred == rank)) ir_node_set_ints(g, nd, "axes", axes, nred); /* none: every axis */
+        ir_node_set_int(g, nd, "keepdims", it % 4 < 2);
+        g_infer(g);
+        const int64_t n = shape_numel(rank, dims);
+        int64_t L = 1;
+        for (int i = rank - nred; i < rank; i++) L *= dims[i];
+        float *xd = rand_floats(&rng, n, -4, 4, 0);
+        void *in_data[1] = {xd};
+        Tensor *ref = run_ref(g, nd, in_data);
+        NativeRun r;
+        run_native(lower_misc_reduce, g, nd, in_data, 0, &rng, &r);
+        ck_assert_int_eq(r.accepted, 1);
+        const float *got = r.out, *want = ref->data;
+        for (int64_t row = 0; row < n / L; row++) {
+            double abs_sum = 0;
+            for (int64_t k = 0; k < L; k++) abs_sum += fabs(xd[row * L + k]);
+            /* f32 partial sums: at most L/64 + 16 + 4 roundings of running sums <= sum |x|; the
+             * mean's scale 1/L rounded and the product */
+            const double scale = op == OP_REDUCE_MEAN ? 1.0 / (double)L : 1.0;
+            const double tol = (double)(L / 64 + 20) * EPS * abs_sum * scale + 3 * EPS * fabs(want[row]);
+            ck_assert_msg(fabs(got[row] - want[row]) <= tol, "%s L=%lld row %lld: got %.9g want %.9g",
+                          ir_op_name(op), (long long)L, (long long)row, got[row], want[row]);
+        }
+        native_free(&r, 0);
+        free(xd);
+        tensor_free(ref);
+        ir_graph_free(g);
+    }
+    /* not the trailing axes, the identity (noop_with_empty_axes), ReduceMax: fallback */
+    for (int k = 0; k < 3; k++) {
+        Graph *g = ir_graph_new("r");
+        int64_t dims[3] = {3, 4, 5}, axes[1] = {1};
+        int x = g_input(g, DT_F32, 3, dims);
+        int nd = g_node(g, k == 2 ? OP_REDUCE_MAX : OP_REDUCE_MEAN, 1, &x);
+        if (k == 0) ir_node_set_ints(g, nd, "axes", axes, 1);
+        if (k == 1) ir_node_set_int(g, nd, "noop_with_empty_axes", 1);
+        g_infer(g);
+        CgKernelCall c;
+        Diag d;
+        ck_assert_int_eq(lower_misc_reduce(g, &g->nodes[nd], &target, &c, &d), 0);
+        ir_graph_free(g);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------------ LayoutTransform */
 START_TEST(test_layout_transform)
 {
@@ -1111,6 +1173,7 @@ static Suite *misc_suite(void)
     tcase_add_test(tc, test_pow);
     tcase_add_test(tc, test_erf_sweep);
     tcase_add_test(tc, test_softmax);
+    tcase_add_test(tc, test_reduce);
     tcase_add_test(tc, test_layout_transform);
     tcase_add_test(tc, test_concat);
     suite_add_tcase(s, tc);
