@@ -382,19 +382,10 @@ int lower_misc_reduce(const Graph *g, const Node *n, const CgTarget *t, CgKernel
     if (!is_f32(g, ix) || !is_f32(g, iy)) return 0;
     const Value *X = val(g, ix);
     const int r = X->rank;
-    if (r < 1 || r > 31) return 0;
-    int cnt = 0;
-    const int64_t *axes = ir_attr_ints(n, "axes", &cnt);
-    unsigned mask = 0;
-    if (cnt == 0) {
-        if (ir_attr_int(n, "noop_with_empty_axes", 0)) return 0; /* the identity: not a reduction */
-        mask = (1u << r) - 1;
-    }
-    for (int i = 0; i < cnt; i++) {
-        const int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
-        if (a < 0 || a >= r) return 0;
-        mask |= 1u << a;
-    }
+    unsigned mask;
+    int noop;
+    Diag ignored;
+    if (r < 1 || ir_reduce_axes(n, r, &mask, &noop, &ignored) || noop) return 0; /* noop: the identity */
     int first = r; /* the reduced axes must be [first, r) */
     while (first > 0 && mask >> (first - 1) & 1) first--;
     if (mask != ((1u << r) - 1) - ((1u << first) - 1)) return 0;

@@ -16,28 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Reduced-axes mask from the attributes; *noop set for the identity case. */
-static int reduce_axes_mask(const Node *n, int r, unsigned *mask, int *noop, Diag *d)
-{
-    int cnt = 0;
-    const int64_t *axes = ir_attr_ints(n, "axes", &cnt);
-    *noop = 0;
-    *mask = 0;
-    if (cnt == 0) {
-        if (ir_attr_int(n, "noop_with_empty_axes", 0))
-            *noop = 1;
-        else
-            *mask = (1u << r) - 1;
-        return 0;
-    }
-    for (int i = 0; i < cnt; i++) {
-        int64_t a = axes[i];
-        if (a < -r || a >= r) return node_error(d, n, "axis %lld out of range for rank %d", (long long)a, r);
-        *mask |= 1u << (a < 0 ? a + r : a);
-    }
-    return 0;
-}
-
 typedef struct ReduceLayout {
     int rank;
     int64_t dims[IR_MAX_RANK];
@@ -165,7 +143,7 @@ int eval_reduce(const Graph *g, const Node *n, Tensor **in, Tensor **out, Diag *
     unsigned mask;
     int noop;
     if (x->dtype != y->dtype) return node_error(d, n, "output dtype differs from input");
-    if (reduce_axes_mask(n, x->rank, &mask, &noop, d)) return -1;
+    if (ir_reduce_axes(n, x->rank, &mask, &noop, d)) return -1;
     int64_t nin = tensor_numel(x), nout = tensor_numel(y);
     if (noop) {
         if (nin != nout) return node_error(d, n, "output size differs from input");

@@ -293,6 +293,12 @@ typedef struct ConvGeom {
 int ir_conv_geometry(const Node *n, int rank, const int64_t *xdims, const int64_t *wdims,
                      ConvGeom *geo, Diag *d);
 
+/* The axes a Reduce* node reduces (shape_norm.c), as a bit mask over an input of rank r (at
+ * most IR_MAX_RANK): the "axes" attribute (negative counts from the end), all axes when it is
+ * absent or empty, or none with *noop set when noop_with_empty_axes = 1 (the identity). An axis
+ * out of range or repeated is an error naming the node. */
+int ir_reduce_axes(const Node *n, int r, unsigned *mask, int *noop, Diag *d);
+
 /* ---------------------------------------------------------------- layouts (layout.c) */
 /* Channel-blocked layout NCHW16c: logical [N, C, S...] stored as [N, ceil(C/16), S..., 16]. */
 #define IR_LAYOUT_BLOCK 16

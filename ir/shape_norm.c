@@ -35,6 +35,26 @@ int shape_batch_norm(Graph *g, Node *n, Diag *d)
     return 0;
 }
 
+int ir_reduce_axes(const Node *n, int r, unsigned *mask, int *noop, Diag *d)
+{
+    int cnt = 0;
+    const int64_t *axes = ir_attr_ints(n, "axes", &cnt);
+    *mask = 0;
+    *noop = cnt == 0 && ir_attr_int(n, "noop_with_empty_axes", 0);
+    if (cnt == 0) {
+        if (!*noop) *mask = (1u << r) - 1;
+        return 0;
+    }
+    for (int i = 0; i < cnt; i++) {
+        int64_t a = axes[i];
+        if (a < -r || a >= r) return node_error(d, n, "axis %lld out of range for rank %d", (long long)a, r);
+        if (a < 0) a += r;
+        if (*mask & (1u << a)) return node_error(d, n, "axis %lld repeated", (long long)a);
+        *mask |= 1u << a;
+    }
+    return 0;
+}
+
 /* Reduce* output shape from the axes/keepdims/noop_with_empty_axes attributes. */
 int shape_reduce(Graph *g, Node *n, Diag *d)
 {
@@ -44,24 +64,13 @@ int shape_reduce(Graph *g, Node *n, Diag *d)
     int minmax = n->op == OP_REDUCE_MAX || n->op == OP_REDUCE_MIN;
     if (!dtype_is_float(t) && !dtype_is_int(t) && !(minmax && t == DT_BOOL))
         return node_error(d, n, "input must be numeric, got %s", dtype_name(t));
-    int cnt = 0, r = x->rank;
-    const int64_t *axes = ir_attr_ints(n, "axes", &cnt);
-    int keep = ir_attr_int(n, "keepdims", 1) != 0;
-    unsigned mask = 0;
-    if (cnt == 0) {
-        if (ir_attr_int(n, "noop_with_empty_axes", 0)) {
-            shape_set_out(g, n, 0, t, r, x->dims);
-            return 0;
-        }
-        mask = (1u << r) - 1;
-    }
-    for (int i = 0; i < cnt; i++) {
-        int64_t a = axes[i];
-        if (a < -r || a >= r)
-            return node_error(d, n, "axis %lld out of range for rank %d", (long long)a, r);
-        if (a < 0) a += r;
-        if (mask & (1u << a)) return node_error(d, n, "axis %lld repeated", (long long)a);
-        mask |= 1u << a;
+    const int r = x->rank, keep = ir_attr_int(n, "keepdims", 1) != 0;
+    unsigned mask;
+    int noop;
+    if (ir_reduce_axes(n, r, &mask, &noop, d)) return -1;
+    if (noop) {
+        shape_set_out(g, n, 0, t, r, x->dims);
+        return 0;
     }
     int64_t dims[IR_MAX_RANK];
     int ro = 0;

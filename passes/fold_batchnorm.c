@@ -126,6 +126,14 @@ static int fold_gemm(Graph *g, int p, const double *s, const double *t, int64_t 
     return 0;
 }
 
+/* Scale, B, mean and var are float constants of C elements each. */
+static int bn_params_ok(const Graph *g, const Node *b, int64_t C)
+{
+    for (int k = 1; k < 5; k++)
+        if (!is_float_const(g, b->in[k]) || ir_value_numel(&g->values[b->in[k]]) != C) return 0;
+    return 1;
+}
+
 /* The BN as y = x * s + t per channel (s, t malloc'ed, C each). */
 static void bn_affine(const Graph *g, const Node *b, int64_t C, double **s_out, double **t_out)
 {
@@ -153,8 +161,7 @@ static int to_affine(Graph *g, int bn)
     const Value *xv = &g->values[x];
     if (xv->rank < 2 || !dtype_is_float(xv->dtype) || g->values[y].dtype != xv->dtype) return -1;
     const int64_t C = xv->dims[1];
-    for (int k = 1; k < 5; k++)
-        if (!is_float_const(g, b->in[k]) || ir_value_numel(&g->values[b->in[k]]) != C) return -1;
+    if (!bn_params_ok(g, b, C)) return -1;
     double *s, *t;
     bn_affine(g, b, C, &s, &t);
     int64_t dims[IR_MAX_RANK];
@@ -190,8 +197,7 @@ static int try_fold(Graph *g, int bn)
     const Value *xv = &g->values[x];
     if (xv->rank < 2 || (op == OP_GEMM && xv->rank != 2) || !dtype_is_float(xv->dtype)) return 0;
     int64_t C = xv->dims[1];
-    for (int k = 1; k < 5; k++)
-        if (!is_float_const(g, b->in[k]) || ir_value_numel(&g->values[b->in[k]]) != C) return 0;
+    if (!bn_params_ok(g, b, C)) return 0;
 
     double *s, *t;
     bn_affine(g, b, C, &s, &t);
