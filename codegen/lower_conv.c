@@ -7,8 +7,13 @@
  * (codegen/pack.c) picks the kernel instance and register tile, honouring the schedule
  * attributes sched_oc_tile / sched_ow_tile when they name a compiled tile; weights and bias are
  * packed into blobs. Buffers: x, packed weights, bias, residual or none, y.
+ * Narrow groups (w = C/group = M/group channels in and out, 16 % w == 0, w > 1; the pass
+ * legalize widens them in the IR already when C % 16 == 0, this covers the others): the kernel runs
+ * ceil(C/16) groups of 16 channels, 16/w original groups each with block-diagonal weights (zeros
+ * between them and in the padded lanes, which hold zeros by the padded-lane rule), so the IR
+ * keeps the logical conv. RegNetY-400MF's 104- and 440-channel stages (w = 8).
  * Returns 0 (fallback) for Conv nodes the kernels do not handle: no layout attribute, other
- * dtypes or ranks, non-constant weights, groups whose channels are not multiples of 16, ...
+ * dtypes or ranks, non-constant weights, other groups whose channels are not multiples of 16, ...
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +87,9 @@ static int conv_desc(const Graph *g, const Node *n, CgConvDesc *out, int *xi_out
     Activation act;
     if (activation_from_node(n, &act, d)) return -1;
 
+    /* narrow groups: run as groups of 16 channels (weights widened by widen_weights below) */
+    const int64_t cw = C / group;
+    const int narrow = group > 1 && group != C && cw == M / group && cw > 1 && IR_LAYOUT_BLOCK % cw == 0;
     CgConvDesc desc = {
         .n = x->dims[0], .ic = C, .ih = geo.in[0], .iw = geo.in[1],
         .oc = M, .oh = geo.out[0], .ow = geo.out[1],
@@ -90,11 +98,39 @@ static int conv_desc(const Graph *g, const Node *n, CgConvDesc *out, int *xi_out
         .group = group, .blocked_in = blocked,
         .act = (int)act.kind, .alpha = (float)act.alpha, .beta = (float)act.beta,
         .has_res = r != NULL,
+        /* the padded lanes must stay zero (docs/codegen.md §1): the kernel zeroes them */
+        .keep_lanes = M % IR_LAYOUT_BLOCK && activation_apply(&act, 0.0) != 0.0 ? (int)(M % IR_LAYOUT_BLOCK) : 0,
         .oc_tile = (int)ir_attr_int(n, "sched_oc_tile", 0), .ow_tile = (int)ir_attr_int(n, "sched_ow_tile", 0),
     };
+    if (narrow) {
+        desc.group = (C + IR_LAYOUT_BLOCK - 1) / IR_LAYOUT_BLOCK;
+        desc.ic = desc.oc = desc.group * IR_LAYOUT_BLOCK;
+    }
     *out = desc;
     *xi_out = xi, *wi_out = wi, *bi_out = bi, *ri_out = ri, *yi_out = yi;
     return 1;
+}
+
+/* Weights [M, C/group, KH, KW] and bias [M] of a narrow-group conv (above) as those of the
+ * widened one, [OC, 16, KH, KW] and [OC] with OC = desc->oc: filter m keeps its w weights at
+ * input position m / w * w % 16 of its group of 16 (the original group's place in it); the rest,
+ * and the padded filters, are zeros. NULL outputs when the conv is not widened. */
+static void widen_weights(const CgConvDesc *desc, const Value *w, const Value *b, float **wo, float **bo)
+{
+    *wo = *bo = NULL;
+    const int64_t M = w->dims[0], cw = w->dims[1], kk = w->dims[2] * w->dims[3];
+    if (desc->ic / desc->group == cw) return; /* not widened */
+    *wo = alloc_floats((size_t)(desc->oc * IR_LAYOUT_BLOCK * kk));
+    memset(*wo, 0, (size_t)(desc->oc * IR_LAYOUT_BLOCK * kk) * sizeof(float));
+    const float *ow = w->data;
+    for (int64_t m = 0; m < M; m++)
+        memcpy(*wo + (m * IR_LAYOUT_BLOCK + m / cw * cw % IR_LAYOUT_BLOCK) * kk, ow + m * cw * kk,
+               (size_t)(cw * kk) * sizeof(float));
+    if (b) {
+        *bo = alloc_floats((size_t)desc->oc);
+        memset(*bo, 0, (size_t)desc->oc * sizeof(float));
+        memcpy(*bo, b->data, (size_t)M * sizeof(float));
+    }
 }
 
 int cg_conv_choose_tile(const Graph *g, const Node *n, const CgTarget *t, int *oc_tile, int *ow_tile)
@@ -126,9 +162,12 @@ int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall
     CgConvPlan plan;
     if (!cg_conv_plan(&desc, t, &plan)) return 0;
 
-    float *wp = alloc_floats(plan.w_floats), *bp = alloc_floats(plan.b_floats);
-    cg_conv_pack_weights(&desc, &plan, w->data, wp);
-    cg_conv_pack_bias(&desc, &plan, b ? b->data : NULL, bp);
+    float *wp = alloc_floats(plan.w_floats), *bp = alloc_floats(plan.b_floats), *ww, *wb;
+    widen_weights(&desc, w, b, &ww, &wb);
+    cg_conv_pack_weights(&desc, &plan, ww ? ww : w->data, wp);
+    cg_conv_pack_bias(&desc, &plan, wb ? wb : b ? b->data : NULL, bp);
+    free(ww);
+    free(wb);
 
     cg_call_init(call, plan.range_fn);
     call->n_work = plan.n_work;

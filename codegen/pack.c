@@ -82,6 +82,7 @@ static int plan_dw(const CgConvDesc *c, CgConvPlan *p)
     d->n_pg = cdiv(c->oh * c->ow, d->pix_per_item);
     d->n_work = c->n * cb * d->n_pg;
     d->act = c->act, d->alpha = c->alpha, d->beta = c->beta, d->has_res = c->has_res;
+    d->keep_lanes = c->keep_lanes;
     p->depthwise = 1;
     p->n_work = d->n_work;
     int64_t item_macs = d->pix_per_item * BLK * c->kh * c->kw;
@@ -155,6 +156,7 @@ int cg_conv_plan(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     q->n_pg = cdiv(g.oh * g.ow, q->pix_per_item);
     q->n_work = c->n * q->n_og * q->n_pg;
     q->act = c->act, q->alpha = c->alpha, q->beta = c->beta, q->has_res = c->has_res;
+    q->keep_lanes = c->keep_lanes;
 
     p->depthwise = 0;
     p->n_work = q->n_work;

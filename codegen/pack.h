@@ -25,6 +25,7 @@ typedef struct CgConvDesc {
     int act;                      /* KC_ACT_* (= ActKind) */
     float alpha, beta;
     int has_res;
+    int keep_lanes;               /* 0, or OC % 16 when act(0) != 0: padded lanes zeroed by the kernel */
     int oc_tile, ow_tile;         /* requested register tile (schedule), 0 = choose */
 } CgConvDesc;
 

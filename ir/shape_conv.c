@@ -257,9 +257,6 @@ int shape_conv(Graph *g, Node *n, Diag *d)
     if (shape_conv_bias(g, n, x, m, d)) return -1;
     Activation act;
     if (activation_from_node(n, &act, d)) return -1;
-    if (blocked && m % IR_LAYOUT_BLOCK && activation_apply(&act, 0.0) != 0.0)
-        return node_error(d, n, "layout NCHW16c needs an activation with act(0) = 0 (padded lanes stay zero) "
-                                "unless the output channels are a multiple of %d", IR_LAYOUT_BLOCK);
     ConvGeom geo;
     if (ir_conv_geometry(n, xrank, xdims, w->dims, &geo, d)) return -1;
     int64_t dims[IR_MAX_RANK] = {xdims[0], m}, bdims[IR_MAX_RANK];

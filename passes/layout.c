@@ -4,10 +4,11 @@
  *
  * Walks the nodes in order, deciding per node (all tensors f32; "4-D" is the logical shape):
  *   Conv             blocked (layout="NCHW16c", output [N, ceil(M/16), OH, OW, 16]) when 2-D with
- *                    constant W (and B), a fused activation (if any) with act(0) = 0 (padded
- *                    lanes stay zero) or M % 16 == 0 (no padded lanes: squeeze-and-excitation's
- *                    Sigmoid), and group 1, depthwise (group = C = M), or a group size
- *                    that is a multiple of 16 in and out. Its input is read blocked if it already
+ *                    constant W (and B), any fused activation (where act(0) != 0 the kernels
+ *                    zero the padded lanes, codegen/lower_conv.c keep_lanes), and group 1, depthwise (group = C = M), a group size that is a
+ *                    multiple of 16 in and out, or narrow groups (w = C/group = M/group
+ *                    channels in and out with 16 % w == 0, which the lowering widens to groups
+ *                    of 16, codegen/lower_conv.c; legalize already did so when C % 16 == 0). Its input is read blocked if it already
  *                    is; a plain input with C < 16 channels (the first layer) of a group-1 Conv
  *                    is read as it is (the dense kernel's plain-input class); any other plain
  *                    input gets a LayoutTransform to NCHW16c.
@@ -150,9 +151,10 @@ static int lay_conv_ok(const Layout *L, const Node *n)
     if (n->n_in > 3 && n->in[3] >= 0 && !lay_is_4d(L, n->in[3])) return 0;
     Activation act;
     int64_t group = ir_attr_int(n, "group", 1), C = L->orig[x].dims[1], M = L->orig[n->out[0]].dims[1];
-    if (activation_from_node(n, &act, NULL) || (M % BLK && activation_apply(&act, 0.0) != 0.0)) return 0;
+    if (activation_from_node(n, &act, NULL)) return 0;
     if (group == 1) return 1;
     if (group == C && M == C) return 1; /* depthwise */
+    if (C / group == M / group && C / group > 1 && BLK % (C / group) == 0) return 1; /* narrow groups, lower_conv.c */
     return (C / group) % BLK == 0 && (M / group) % BLK == 0;
 }
 

@@ -15,6 +15,13 @@
  *                             concatenated into a new value "<output>_part" by a Concat placed
  *                             right before, which then takes their place (repeated until it fits).
  *                             DenseNet-121's dense blocks concatenate up to 25 tensors.
+ *   Pad before a window op     a constant Pad with value 0 on the spatial axes only, read only by a
+ *                              Conv (as X) or an AveragePool (ceil_mode 0, no auto_pad, counting
+ *                              padding or without pads of its own), is folded into the reader's
+ *                              pads (the AveragePool then counts them: count_include_pad = 1), as
+ *                              ONNX Runtime does. torchvision's DenseNet and Inception-v3 export
+ *                              AvgPool2d(count_include_pad=True) this way; the Pad had no native
+ *                              kernel.
  */
 #include "passes/passes.h"
 
@@ -48,6 +55,59 @@ static int widen_groups(Graph *g, int i)
     free(nw);
     g->nodes[i].in[1] = nv;
     ir_node_set_int(g, i, "group", group / k);
+    return 1;
+}
+
+/* The only node reading value v, and only as its input 0; -1 if there is none or another use. */
+static int sole_reader(const Graph *g, int v)
+{
+    if (pass_value_is_output(g, v) || ir_value_use_count(g, v) != 1) return -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == v) return k == 0 ? i : -1;
+    }
+    return -1;
+}
+
+/* Fold Pad node i into its reader (header); 1 if folded. */
+static int fold_pad(Graph *g, int i)
+{
+    const Node *n = &g->nodes[i];
+    if (n->n_in < 1 || n->in[0] < 0 || n->out[0] < 0) return 0;
+    const Value *x = &g->values[n->in[0]];
+    const int r = x->rank, ns = r - 2;
+    int cnt = 0;
+    const int64_t *pads = ir_attr_ints(n, "pads", &cnt);
+    if (r < 3 || !pads || cnt != 2 * r || strcmp(ir_attr_str(n, "mode", "constant"), "constant") ||
+        ir_attr_float(n, "value", 0.0) != 0.0)
+        return 0;
+    if (pads[0] || pads[1] || pads[r] || pads[r + 1]) return 0; /* batch or channel padding */
+    for (int k = 0; k < 2 * r; k++)
+        if (pads[k] < 0) return 0; /* cropping */
+    const int c = sole_reader(g, n->out[0]);
+    if (c < 0) return 0;
+    const Node *u = &g->nodes[c];
+    if (u->op != OP_CONV && u->op != OP_AVERAGE_POOL) return 0;
+    if (strcmp(ir_attr_str(u, "auto_pad", "NOTSET"), "NOTSET")) return 0;
+    int ucnt = 0;
+    const int64_t *up = ir_attr_ints(u, "pads", &ucnt);
+    if (up && ucnt != 2 * ns) return 0;
+    int own = 0;
+    for (int k = 0; up && k < 2 * ns; k++) own |= up[k] != 0;
+    if (u->op == OP_AVERAGE_POOL &&
+        (ir_attr_int(u, "ceil_mode", 0) != 0 || (own && ir_attr_int(u, "count_include_pad", 0) != 1)))
+        return 0;
+    int64_t np[2 * IR_MAX_RANK];
+    for (int k = 0; k < ns; k++) {
+        np[k] = (up ? up[k] : 0) + pads[2 + k];
+        np[ns + k] = (up ? up[ns + k] : 0) + pads[r + 2 + k];
+    }
+    ir_node_set_ints(g, c, "pads", np, 2 * ns);
+    if (u->op == OP_AVERAGE_POOL) ir_node_set_int(g, c, "count_include_pad", 1);
+    g->nodes[c].in[0] = g->nodes[i].in[0];
+    g->nodes[i].dead = 1;
     return 1;
 }
 
@@ -85,6 +145,10 @@ static int split_concat(Graph *g, int i)
 int pass_legalize(Graph *g, PassContext *ctx, Diag *d)
 {
     (void)ctx, (void)d;
+    int folded = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead && g->nodes[i].op == OP_PAD) folded += fold_pad(g, i);
+    if (folded) ir_graph_compact(g);
     for (int i = 0; i < g->n_nodes; i++)
         if (!g->nodes[i].dead && g->nodes[i].op == OP_CONV) widen_groups(g, i);
     for (int again = 1; again;) { /* one level of splitting per sweep */

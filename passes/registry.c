@@ -21,7 +21,8 @@
  *
  * The code-generation pipeline (pass_codegen_pipeline) is the default one followed by:
  *   legalize           grouped convs of 2-8 channels per group widened to groups of 16, Concats
- *                      of more than 15 inputs split: forms the native kernels take; before layout,
+ *                      of more than 15 inputs split, zero Pads folded into the Conv or
+ *                      AveragePool reading them: forms the native kernels take; before layout,
  *                      which then blocks them.
  *   layout             convolution chains to NCHW16c (needs the fused Conv+BN+Relu of above).
  *   fuse-residual      Add(conv, other) -> Conv residual input; after layout, so the residual
@@ -63,7 +64,7 @@ const PassInfo pass_registry[] = {
     {"dce", "remove nodes whose outputs are unused and unused optional outputs", pass_dce},
     {"legalize",
      "grouped Conv with 2-8 channels per group -> groups of 16 (block-diagonal weights); Concat of > 15 "
-     "inputs -> nested Concats",
+     "inputs -> nested Concats; zero Pad -> pads of the Conv/AveragePool reading it",
      pass_legalize},
     {"layout", "move f32 2-D convolution chains to the blocked NCHW16c layout (LayoutTransform at the borders)",
      pass_layout},

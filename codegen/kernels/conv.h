@@ -7,7 +7,8 @@
  *            icb runs over the group's input blocks, or its channels for plain input)
  *   bias   : [OCB * 16], zero in padded lanes
  *   residual (optional, same layout as y) and output y: blocked [N, OCB, OH, OW, 16]
- *   y = act(conv(x, w) + bias + residual); padded output lanes get act(0) (zero weights/bias).
+ *   y = act(conv(x, w) + bias + residual); padded output lanes get act(0) (zero weights/bias),
+ *   then 0 where act(0) != 0 (KConvParams.keep_lanes: the padded-lane rule, docs/codegen.md §1).
  *
  * Register tile: OC output-channel blocks x T output pixels = OC*T vector accumulators. For every
  * input channel: OC weight vectors are loaded, each of the T input scalars is broadcast and
@@ -298,6 +299,12 @@ KC_INLINE void kconv_item(const KConvParams *p, const float *x, const float *w, 
             }
             kconv_store(p, accm, yt, nv, c1 == p->icb_g, OC, T);
         }
+    }
+    /* an activation with act(0) != 0 wrote it into the last block's padded lanes: zero them */
+    if (p->keep_lanes && (ocb0 + OC) * p->y_blk == p->y_img) {
+        float *yl = yb + (OC - 1) * p->y_blk;
+        for (int64_t t = pix0; t < pix1; t++)
+            for (int l = p->keep_lanes; l < KC_VL; l++) yl[t * KC_VL + l] = 0.0f;
     }
 }
 

@@ -212,12 +212,16 @@ KC_INLINE void kdw_range(const void *params, void *const *bufs, int64_t begin, i
         const float *rb = p->has_res ? res + n * p->y_img + cb * p->y_blk : 0;
         if (PS != 0 && p->scr_rows > 0) {
             kdw_item_scratch(p, xb, wb, b, rb, yb, (int32_t)(pix0 / p->ow), (int32_t)(pix1 / p->ow), T, PS, KW);
-            continue;
+        } else {
+            for (int64_t t0 = pix0; t0 < pix1; t0 += T) {
+                const int nv = pix1 - t0 < T ? (int)(pix1 - t0) : T;
+                kdw_tile(p, xb, wb, b, rb ? rb + t0 * KC_VL : 0, yb + t0 * KC_VL, t0, nv, T, PS, KW);
+            }
         }
-        for (int64_t t0 = pix0; t0 < pix1; t0 += T) {
-            const int nv = pix1 - t0 < T ? (int)(pix1 - t0) : T;
-            kdw_tile(p, xb, wb, b, rb ? rb + t0 * KC_VL : 0, yb + t0 * KC_VL, t0, nv, T, PS, KW);
-        }
+        /* an activation with act(0) != 0 wrote it into the last block's padded lanes: zero them */
+        if (p->keep_lanes && cb == p->n_cb - 1)
+            for (int64_t t = pix0; t < pix1; t++)
+                for (int l = p->keep_lanes; l < KC_VL; l++) yb[t * KC_VL + l] = 0.0f;
     }
 }
 

@@ -47,7 +47,8 @@ typedef struct KConvParams {
     int32_t act;          /* KC_ACT_* */
     float alpha, beta;
     int32_t has_res;
-    int32_t reserved;
+    int32_t keep_lanes;   /* 0, or the channels (1..15) of the last output block when the activation
+                             does not map 0 to 0: its other lanes are zeroed after each item */
 } KConvParams;
 
 /* ---------------------------------------------------------------- depthwise conv (conv_dw.h) */
@@ -79,7 +80,7 @@ typedef struct KDwParams {
     int32_t has_res;
     int32_t scr_rows;     /* > 0: output rows per item, computed from a zero-padded copy */
     int32_t scr_w;        /* columns of that copy */
-    int32_t reserved;
+    int32_t keep_lanes;   /* as KConvParams: 0, or the channels of the last block (act(0) != 0) */
 } KDwParams;
 
 /* Floats of the dw kernel's zero-padded input copy (on the stack): 24 KB. */

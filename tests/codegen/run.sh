@@ -15,7 +15,8 @@
 #                    Concat, 25-input Concats), regnet_y_400mf and resnext50_32x4d (grouped convs
 #                    of 4-8 channels per group), convnext_tiny (N-D MatMul, Erf, Pow, LayerNorm):
 #                    relative L2 <= 1e-4 against torch; the small two also against the
-#                    interpreter; efficientnet_b0 and resnext50_32x4d without interpreter fallbacks
+#                    interpreter; efficientnet_b0, resnext50_32x4d, regnet_y_400mf and densenet121
+#                    without interpreter fallbacks
 #   vgg16            compile time <= 120 s and relative L2 <= 1e-4 against torch (skip with
 #                    CODEGEN_VGG16=0: its export is ~550 MB)
 #   aarch64          --emit=obj --target aarch64-linux-gnu gives an AArch64 ELF object
@@ -132,7 +133,7 @@ for m in $MORE; do
   compile "$m" "$TMP/$m.so" "$d/model.onnx" --stats || continue
   echo "     $m: compiled in ${secs} s, $(grep -h 'layers:' "$TMP/log" | sed 's/.*): //')"
   case $m in
-    efficientnet_b0|resnext50_32x4d)
+    efficientnet_b0|resnext50_32x4d|regnet_y_400mf|densenet121)
       if grep -q ' 0 fallback' "$TMP/log"; then ok "$m: no interpreter fallback"
       else bad "$m: layers fall back to the interpreter"; fi ;;
   esac

@@ -8,7 +8,7 @@
  * (plus the residual and activation applied after it, as the unfused graph would): the largest
  * error must be within 1e-5 of the output's scale, the largest magnitude of the output or of
  * the pre-activation values times the activations' Lipschitz bound 1.5 (the kernels sum in
- * float, the interpreter in double). Padded output lanes must hold act(0); padded input lanes hold random
+ * float, the interpreter in double). Padded output lanes must hold +0 (the padded-lane rule); padded input lanes hold random
  * values the kernels must ignore. Cases: hand-picked shapes (resnet/mobilenet-like layers,
  * every stride/pad/dilation/kernel class, depthwise, channels not multiples of 16, tiny
  * images, N = 2), every compiled register tile and class via the schedule attributes, every
@@ -258,8 +258,8 @@ static int run_case(const Case *c, uint64_t seed, int *lowered)
                     call.note, maxerr, (long long)worst, got[worst], ref[worst], scale);
             fails = 1;
         }
-        /* padded lanes: act(0) */
-        float pad = (float)activation_apply(&act, 0.0);
+        /* padded lanes: +0 whatever act(0) is (keep_lanes) */
+        const float pad = 0.0f;
         for (int64_t i = 0; !fails && i < nyb; i++) {
             int64_t lane = i % 16, blk = (i / (16 * npix)) % ocb;
             if (blk * 16 + lane >= c->oc && !(yb[i] == pad)) {
@@ -303,7 +303,7 @@ static int expect_native(const Case *c, uint64_t seed)
 START_TEST(test_layers)
 {
     /* layers of the real networks (smaller images) and the kernel's special cases */
-    Case cs[48];
+    Case cs[64];
     int n = 0;
     cs[n++] = base_case(1, 3, 32, 64, 7, 2, 3);   /* resnet stem: plain input */
     cs[n++] = base_case(1, 3, 20, 64, 3, 1, 1);   /* vgg stem */
@@ -375,6 +375,24 @@ START_TEST(test_layers)
     cs[n++] = c;
     c = base_case(1, 32, 6, 32, 3, 1, 1);
     c.group = 32, c.residual = 1, c.act = ACT_CLIP, c.act_params = 1, c.alpha = 0, c.beta = 6;
+    cs[n++] = c;
+    c = base_case(1, 104, 9, 104, 3, 1, 1);
+    c.group = 13, c.act = ACT_RELU; /* narrow groups (8 channels), C % 16 != 0: widened to 16 */
+    cs[n++] = c;
+    c = base_case(2, 104, 10, 104, 3, 2, 1);
+    c.group = 13, c.residual = 1, c.act = ACT_SIGMOID;
+    cs[n++] = c;
+    c = base_case(1, 24, 7, 24, 3, 1, 1);
+    c.group = 6; /* 4 channels per group */
+    cs[n++] = c;
+    c = base_case(1, 40, 6, 40, 1, 1, 0);
+    c.group = 20, c.act = ACT_HARD_SIGMOID; /* 2 channels per group, pointwise */
+    cs[n++] = c;
+    c = base_case(1, 12, 1, 104, 1, 1, 0);
+    c.act = ACT_SIGMOID; /* squeeze-and-excitation expand: act(0) != 0 in the padded lanes */
+    cs[n++] = c;
+    c = base_case(1, 24, 8, 24, 3, 1, 1);
+    c.group = 24, c.act = ACT_SIGMOID; /* depthwise, act(0) != 0, 24 channels */
     cs[n++] = c;
     c = base_case(1, 2048, 3, 64, 3, 1, 1);
     c.residual = 1, c.act = ACT_SIGMOID; /* weights over 1 MB per tile: passes over input-block chunks */
@@ -476,6 +494,11 @@ START_TEST(test_random)
             c.group = rng_int(&rs, 2, 3);
             c.ic = 16 * c.group * rng_int(&rs, 1, 2);
             c.oc = 16 * c.group * rng_int(&rs, 1, 2);
+        } else if (kind == 3) { /* narrow groups of 2, 4 or 8 channels, any channel count */
+            c.blocked_in = 1;
+            const int64_t w = (int64_t)1 << rng_int(&rs, 1, 3);
+            c.group = rng_int(&rs, 2, 13);
+            c.ic = c.oc = w * c.group;
         } else {
             c.blocked_in = 1;
             c.ic = chans[rng_int(&rs, 0, 6)];
@@ -497,7 +520,7 @@ START_TEST(test_fallback)
 {
     /* nodes the kernels do not handle are left to the fallback (lowering returns 0) */
     Case c = base_case(1, 24, 6, 24, 3, 1, 1);
-    c.group = 3; /* 8 channels per group */
+    c.group = 8; /* 3 channels per group */
     int lowered = 1;
     ck_assert_int_eq(run_case(&c, 5000, &lowered), 0);
     ck_assert_int_eq(lowered, 0);
