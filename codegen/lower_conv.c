@@ -26,7 +26,7 @@
 
 #define SAME_ACT(k) ((int)KC_ACT_##k == (int)ACT_##k)
 _Static_assert(SAME_ACT(RELU) && SAME_ACT(LEAKY_RELU) && SAME_ACT(CLIP) && SAME_ACT(SIGMOID) && SAME_ACT(TANH) &&
-                   SAME_ACT(HARD_SIGMOID) && SAME_ACT(HARD_SWISH) && SAME_ACT(COUNT),
+                   SAME_ACT(HARD_SIGMOID) && SAME_ACT(HARD_SWISH) && SAME_ACT(GELU) && SAME_ACT(COUNT),
                "kernel activation codes must equal ActKind");
 #undef SAME_ACT
 

@@ -28,7 +28,8 @@
 _Static_assert((int)KC_ACT_RELU == (int)ACT_RELU && (int)KC_ACT_LEAKY_RELU == (int)ACT_LEAKY_RELU &&
                    (int)KC_ACT_CLIP == (int)ACT_CLIP && (int)KC_ACT_SIGMOID == (int)ACT_SIGMOID &&
                    (int)KC_ACT_TANH == (int)ACT_TANH && (int)KC_ACT_HARD_SIGMOID == (int)ACT_HARD_SIGMOID &&
-                   (int)KC_ACT_HARD_SWISH == (int)ACT_HARD_SWISH && (int)KC_ACT_COUNT == (int)ACT_COUNT,
+                   (int)KC_ACT_HARD_SWISH == (int)ACT_HARD_SWISH && (int)KC_ACT_GELU == (int)ACT_GELU &&
+                   (int)KC_ACT_COUNT == (int)ACT_COUNT,
                "kernel activation codes must equal ir/activation.h's ActKind");
 
 /* Rows of A up to which Gemm streams B's rows (KM_GEMM_ROWS) instead of packing panels. */

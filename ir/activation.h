@@ -10,6 +10,8 @@
  *   tanh          tanh(x)
  *   hard_sigmoid  max(0, min(1, alpha*x + beta))            alpha 0.2, beta 0.5
  *   hard_swish    x * max(0, min(1, x/6 + 1/2))
+ *   gelu          x/2 * (1 + erf(x / sqrt(2)))   (the exact GELU; fuse-activation finds it as the
+ *                 Div, Erf, Add, Mul, Mul that exporters write for it)
  *
  * Kernels apply the activation to the value already rounded to the output dtype, in double, and
  * round again: exactly what the unfused Conv/Gemm followed by the unary op computes.
@@ -31,6 +33,7 @@ typedef enum ActKind {
     ACT_TANH,
     ACT_HARD_SIGMOID,
     ACT_HARD_SWISH,
+    ACT_GELU,
     ACT_COUNT
 } ActKind;
 
@@ -50,6 +53,7 @@ static inline const char *activation_name(ActKind k)
     case ACT_TANH: return "tanh";
     case ACT_HARD_SIGMOID: return "hard_sigmoid";
     case ACT_HARD_SWISH: return "hard_swish";
+    case ACT_GELU: return "gelu";
     default: return "";
     }
 }
@@ -104,6 +108,7 @@ static inline double activation_apply(const Activation *a, double x)
         double y = x / 6.0 + 0.5;
         return x * (y < 0 ? 0 : y > 1 ? 1 : y);
     }
+    case ACT_GELU: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
     default: return x;
     }
 }

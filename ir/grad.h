@@ -161,6 +161,8 @@ static inline double activation_grad(const Activation *a, double z)
         return y > 0 && y < 1 ? a->alpha : 0;
     }
     case ACT_HARD_SWISH: return z < -3 ? 0 : z > 3 ? 1 : z / 3 + 0.5;
+    case ACT_GELU: /* Phi(z) + z phi(z) */
+        return 0.5 * (1.0 + erf(z * 0.70710678118654752440)) + z * exp(-0.5 * z * z) * 0.39894228040143267794;
     default: return 1;
     }
 }

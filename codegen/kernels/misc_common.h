@@ -79,41 +79,6 @@ extern float log1pf(float);
 
 KC_INLINE float km_exp1(float x) { return kc_exp(kc_splat(x))[0]; }
 
-/* erf(x), vectorised (libm's erff one lane at a time cost 8.5 ns per element, e.g. 77 ms per
- * ConvNeXt-T inference in its GELUs):
- *   |x| < 1: x + x * (P(x^2) - 1), P the degree-6 least-squares fit of erf(x)/x on [0, 1]
- *            (relative error 5e-9 before rounding);
- *   |x| >= 1: sign(x) * (1 - exp(-x^2) * t * Q(t)), t = 1 / (1 + 0.3275911 |x|) (the variable of
- *            Abramowitz & Stegun 7.1.26), Q the degree-8 least-squares fit of
- *            erfc(x) exp(x^2) / t on [0.9, 10] (relative error 1e-8), |x| clamped to 10 (erf is
- *            1 in f32 from 3.92 on).
- * Both fits were made with numpy's polyfit against Python's math.erf / math.erfc (double).
- * Within a few ulps of erf in f32 (tests/kernels/test_misc.c); NaN in, NaN out. */
-KC_INLINE kc_v16 km_erf(kc_v16 x)
-{
-    const kc_v16 ax = kc_fabs(x), z = x * x;
-    kc_v16 p = kc_splat(8.006874103e-05f);
-    p = p * z + kc_splat(-8.053751110e-04f);
-    p = p * z + kc_splat(5.192957867e-03f);
-    p = p * z + kc_splat(-2.685606957e-02f);
-    p = p * z + kc_splat(1.128363463e-01f);
-    p = p * z + kc_splat(-3.761262977e-01f);
-    p = p * z + kc_splat(1.28379166e-01f); /* P - 1: x + x * (P - 1) rounds less than x * P */
-    const kc_v16 a = kc_sel(ax > kc_splat(10.0f), kc_splat(10.0f), ax);
-    const kc_v16 t = kc_splat(1.0f) / (kc_splat(1.0f) + kc_splat(0.3275911f) * a);
-    kc_v16 q = kc_splat(-6.035962332e-02f);
-    q = q * t + kc_splat(1.195078506e-01f);
-    q = q * t + kc_splat(1.485552229e-02f);
-    q = q * t + kc_splat(9.128085121e-02f);
-    q = q * t + kc_splat(1.405793599e-01f);
-    q = q * t + kc_splat(1.479525737e-01f);
-    q = q * t + kc_splat(1.767074889e-01f);
-    q = q * t + kc_splat(1.845895800e-01f);
-    q = q * t + kc_splat(1.848359666e-01f);
-    const kc_v16 big = kc_splat(1.0f) - kc_exp(-(a * a)) * (t * q);
-    return kc_sel(ax < kc_splat(1.0f), x + x * p, kc_sel(x < kc_splat(0.0f), -big, big));
-}
-
 /* Scalar form of every unary code (tails of the vector loops, lane-by-lane ops). */
 KC_INLINE float km_unary1(int op, float x, float alpha, float beta)
 {
@@ -126,7 +91,7 @@ KC_INLINE float km_unary1(int op, float x, float alpha, float beta)
     case KM_UN_ABS: return __builtin_fabsf(x);
     case KM_UN_ELU: return x < 0 ? alpha * expm1f(x) : x;
     case KM_UN_SOFTPLUS: return x > 0 ? x + log1pf(km_exp1(-x)) : log1pf(km_exp1(x));
-    case KM_UN_ERF: return km_erf(kc_splat(x))[0];
+    case KM_UN_ERF: return kc_erf(kc_splat(x))[0];
     case KM_UN_FLOOR: return __builtin_floorf(x);
     case KM_UN_CEIL: return __builtin_ceilf(x);
     default: return kc_act(op, kc_splat(x), alpha, beta)[0]; /* KC_ACT_* */
@@ -142,7 +107,7 @@ KC_INLINE kc_v16 km_unary(int op, kc_v16 x, float alpha, float beta)
     case KM_UN_RECIPROCAL: return kc_splat(1.0f) / x;
     case KM_UN_NEG: return -x;
     case KM_UN_ABS: return kc_fabs(x);
-    case KM_UN_ERF: return km_erf(x);
+    case KM_UN_ERF: return kc_erf(x);
     default: {
         kc_v16 y;
         for (int i = 0; i < KC_VL; i++) y[i] = km_unary1(op, x[i], alpha, beta);

@@ -525,7 +525,7 @@ START_TEST(conv_errors)
     expect_node_error(OP_CONV, 2, (Tensor *[]){x, w}, ap, 2, "auto_pad");
     TAttr st[2] = {g2, attr_ints("strides", 2, (int64_t[]){0, 1})};
     expect_node_error(OP_CONV, 2, (Tensor *[]){x, w}, st, 2, "strides");
-    TAttr act[2] = {g2, {.name = "activation", .kind = 's', .s = "gelu"}};
+    TAttr act[2] = {g2, {.name = "activation", .kind = 's', .s = "swish"}};
     expect_node_error(OP_CONV, 2, (Tensor *[]){x, w}, act, 2, "activation");
     /* ConvTranspose: W's first dim must equal X's channels */
     expect_node_error(OP_CONV_TRANSPOSE, 2, (Tensor *[]){x, w}, NULL, 0, "channels");
