@@ -483,3 +483,64 @@ int lower_misc_concat(const Graph *g, const Node *n, const CgTarget *t, CgKernel
     snprintf(call->note, sizeof call->note, "concat %d inputs axis %lld", n->n_in, (long long)axis);
     return 1;
 }
+
+enum { MISC_TRANSPOSE_ROW_MIN = 4096 }; /* elements per work item when copying rows, at least */
+
+/* Transpose of 4-byte elements (codegen/kernels/misc_copy.h): input axes that stay adjacent in
+ * the output are merged and axes of size 1 dropped, so NCHW -> NHWC is a [C, HW] -> [HW, C]
+ * transpose per image. More than KM_TRANSPOSE_RANK axes left, or other element sizes, fall
+ * back. */
+int lower_misc_transpose(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
+{
+    (void)t, (void)d;
+    if (n->op != OP_TRANSPOSE || n->n_in != 1 || n->n_out != 1) return 0;
+    const Value *X = val(g, n->in[0]), *Y = val(g, n->out[0]);
+    if (!X || !Y || dtype_size(X->dtype) != 4 || Y->dtype != X->dtype || X->rank != Y->rank || X->rank < 1 ||
+        X->rank > IR_MAX_RANK)
+        return 0;
+    const int r = X->rank;
+    int64_t perm[IR_MAX_RANK], istr[IR_MAX_RANK];
+    int cnt = 0;
+    const int64_t *pa = ir_attr_ints(n, "perm", &cnt);
+    for (int k = 0; k < r; k++) perm[k] = pa ? pa[k] : r - 1 - k;
+    if (pa && cnt != r) return 0;
+    shape_strides(r, X->dims, istr);
+    /* output axes (input axis perm[k]) without those of size 1, merged where the input axis of
+     * the next output axis is the next input axis */
+    int64_t dims[IR_MAX_RANK], st[IR_MAX_RANK], src[IR_MAX_RANK];
+    int m = 0;
+    for (int k = 0; k < r; k++) {
+        const int64_t a = perm[k];
+        if (a < 0 || a >= r) return 0;
+        if (X->dims[a] == 1) continue;
+        if (m > 0 && src[m - 1] + 1 == a) {
+            dims[m - 1] *= X->dims[a], st[m - 1] = istr[a], src[m - 1] = a;
+            continue;
+        }
+        dims[m] = X->dims[a], st[m] = istr[a], src[m] = a, m++;
+    }
+    if (m == 0) dims[0] = 1, st[0] = 1, m = 1;
+    if (m > KM_TRANSPOSE_RANK) return 0;
+    KmTransposeParams p;
+    memset(&p, 0, sizeof p);
+    p.rank = m;
+    p.q = -1;
+    for (int k = 0; k < m; k++) {
+        p.dims[k] = dims[k], p.istr[k] = st[k];
+        if (st[k] == 1 && k != m - 1) p.q = k;
+    }
+    p.n_outer = 1;
+    for (int k = 0; k < m - 1; k++)
+        if (k != p.q) p.n_outer *= dims[k];
+    p.qtiles = p.q < 0 ? 1 : (dims[p.q] + 15) / 16;
+    cg_call_init(call, "k_transpose");
+    cg_call_params(call, &p, sizeof p);
+    cg_call_value(call, n->in[0]);
+    cg_call_value(call, n->out[0]);
+    call->n_work = k_transpose_work(&p);
+    call->grain = p.q < 0 ? max64(1, MISC_TRANSPOSE_ROW_MIN / max64(1, dims[m - 1])) : 1;
+    int nl = snprintf(call->note, sizeof call->note, "transpose %s", p.q < 0 ? "rows" : "16x16 tiles");
+    for (int k = 0; k < m && nl > 0 && (size_t)nl < sizeof call->note; k++)
+        nl += snprintf(call->note + nl, sizeof call->note - (size_t)nl, "%s%lld", k ? "x" : " ", (long long)dims[k]);
+    return 1;
+}

@@ -18,6 +18,7 @@ LOWERING(lower_misc_softmax)
 LOWERING(lower_misc_reduce)
 LOWERING(lower_misc_layout)
 LOWERING(lower_misc_concat)
+LOWERING(lower_misc_transpose)
 #undef LOWERING
 
 const CgLowering cg_lowerings[] = {
@@ -36,5 +37,6 @@ const CgLowering cg_lowerings[] = {
     {"misc_reduce", lower_misc_reduce},
     {"misc_layout", lower_misc_layout},
     {"misc_concat", lower_misc_concat},
+    {"misc_transpose", lower_misc_transpose},
     {NULL, NULL},
 };

@@ -17,6 +17,7 @@ void k_binary(const void *params, void *const *bufs, int64_t begin, int64_t end)
 void k_softmax(const void *params, void *const *bufs, int64_t begin, int64_t end);
 void k_layout(const void *params, void *const *bufs, int64_t begin, int64_t end);
 void k_concat(const void *params, void *const *bufs, int64_t begin, int64_t end);
+void k_transpose(const void *params, void *const *bufs, int64_t begin, int64_t end);
 void k_reduce(const void *params, void *const *bufs, int64_t begin, int64_t end);
 
 #endif

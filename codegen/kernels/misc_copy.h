@@ -9,7 +9,14 @@
  * outer index at byte offset off[k] of Y's row; each slab is cut into chunks of `chunk` bytes;
  * work item = (outer index, input, chunk). The memory planner usually makes channel Concat a
  * no-op (inputs written in place), in which case codegen does not call this kernel.
- * Buffers: LayoutTransform 0 = X, 1 = Y; Concat 0..n_in-1 = inputs, n_in = Y.
+ * Transpose (4-byte elements): the lowering merges input axes that stay adjacent and drops axes
+ * of size 1, leaving output dims `dims` with the input's element stride `istr` of each. When
+ * the output's last axis is the input's last (q < 0) a work item copies one output row; else
+ * output axis q is the input's last axis (stride 1), and a work item = (index over the other
+ * axes, 16 values of q) moves 16 x 16 tiles (16 input rows along q -> 16 output rows along the
+ * last axis) through km_transpose16; partial tiles element by element.
+ * Buffers: LayoutTransform 0 = X, 1 = Y; Concat 0..n_in-1 = inputs, n_in = Y; Transpose 0 = X,
+ * 1 = Y.
  */
 #ifndef PPCC_KERNELS_MISC_COPY_H
 #define PPCC_KERNELS_MISC_COPY_H
@@ -83,6 +90,61 @@ typedef struct KmConcatParams {
 KC_INLINE int64_t k_concat_work(const KmConcatParams *p) { return p->outer * p->total; }
 
 /* bufs: inputs..., Y */
+/* ---------------------------------------------------------------- Transpose */
+#define KM_TRANSPOSE_RANK 6
+
+typedef struct KmTransposeParams {
+    int32_t rank; /* >= 1, after merging */
+    int32_t q;    /* the output axis that is the input's last (stride 1), -1 when that is the
+                     output's last axis too */
+    int64_t dims[KM_TRANSPOSE_RANK]; /* output dims */
+    int64_t istr[KM_TRANSPOSE_RANK]; /* input element stride of each output axis */
+    int64_t n_outer;                 /* product of the dims other than q and the last */
+    int64_t qtiles;                  /* ceil(dims[q] / 16), 1 when q < 0 */
+} KmTransposeParams;
+
+KC_INLINE int64_t k_transpose_work(const KmTransposeParams *p) { return p->n_outer * p->qtiles; }
+
+KC_INLINE void k_transpose_range(const void *params, void *const *bufs, int64_t begin, int64_t end)
+{
+    const KmTransposeParams *p = (const KmTransposeParams *)params;
+    const float *X = (const float *)bufs[0];
+    float *Y = (float *)bufs[1];
+    const int r = p->rank, last = r - 1;
+    int64_t ostr[KM_TRANSPOSE_RANK];
+    ostr[last] = 1;
+    for (int k = last - 1; k >= 0; k--) ostr[k] = ostr[k + 1] * p->dims[k + 1];
+    const int64_t J = p->dims[last], sj = p->istr[last];
+    for (int64_t it = begin; it < end; it++) {
+        int64_t o = it / p->qtiles, ib = 0, ob = 0;
+        const int64_t qt = it % p->qtiles;
+        for (int k = last - 1; k >= 0; k--) { /* the outer index over the axes other than q, last */
+            if (k == p->q) continue;
+            const int64_t i = o % p->dims[k];
+            o /= p->dims[k];
+            ib += i * p->istr[k], ob += i * ostr[k];
+        }
+        if (p->q < 0) { /* a row: the last axes agree, so sj == 1 */
+            km_copy_bytes((unsigned char *)(Y + ob), (const unsigned char *)(X + ib), J * 4);
+            continue;
+        }
+        const int64_t q0 = qt * KC_VL, oq = ostr[p->q];
+        const int64_t qn = p->dims[p->q] - q0 < KC_VL ? p->dims[p->q] - q0 : KC_VL;
+        const float *xs = X + ib + q0;
+        float *ys = Y + ob + q0 * oq;
+        int64_t j0 = 0;
+        if (qn == KC_VL)
+            for (; j0 + KC_VL <= J; j0 += KC_VL) {
+                kc_v16 t[KC_VL];
+                for (int j = 0; j < KC_VL; j++) t[j] = kc_load(xs + (j0 + j) * sj);
+                km_transpose16(t);
+                for (int q = 0; q < KC_VL; q++) kc_store(ys + q * oq + j0, t[q]);
+            }
+        for (int64_t q = 0; q < qn; q++)
+            for (int64_t j = j0; j < J; j++) ys[q * oq + j] = xs[q + j * sj];
+    }
+}
+
 KC_INLINE void k_concat_range(const void *params, void *const *bufs, int64_t begin, int64_t end)
 {
     const KmConcatParams *p = (const KmConcatParams *)params;

@@ -35,6 +35,7 @@ LOWERING(lower_misc_softmax)
 LOWERING(lower_misc_reduce)
 LOWERING(lower_misc_layout)
 LOWERING(lower_misc_concat)
+LOWERING(lower_misc_transpose)
 #undef LOWERING
 
 typedef void (*RangeFn)(const void *, void *const *, int64_t, int64_t);
@@ -46,7 +47,8 @@ static RangeFn range_fn(const char *name)
         RangeFn fn;
     } fns[] = {{"k_gemm", k_gemm},       {"k_pool", k_pool},       {"k_global_pool", k_global_pool},
                {"k_unary", k_unary},     {"k_binary", k_binary},   {"k_softmax", k_softmax},
-               {"k_layout", k_layout},   {"k_concat", k_concat},   {"k_reduce", k_reduce}};
+               {"k_layout", k_layout},   {"k_concat", k_concat},   {"k_reduce", k_reduce},
+               {"k_transpose", k_transpose}};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (name && !strcmp(fns[i].name, name)) return fns[i].fn;
     return NULL;
@@ -975,6 +977,59 @@ START_TEST(test_concat)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ Transpose */
+START_TEST(test_transpose)
+{
+    /* random permutations of ranks 1-5 (size-1 axes, merged axes, the last axis kept or moved,
+     * dims around the 16x16 tile), ConvNeXt's NCHW <-> NHWC; bytes must equal the interpreter's */
+    uint64_t rng = 89;
+    const DType types[] = {DT_F32, DT_I32};
+    for (int it = 0; it < 80; it++) {
+        const DType t = types[it % 2];
+        int rank = (int)rndi(&rng, 1, 5);
+        int64_t dims[5], perm[5];
+        for (int i = 0; i < rank; i++) dims[i] = rndi(&rng, 1, it % 3 ? 7 : 40), perm[i] = i;
+        for (int i = rank - 1; i > 0; i--) { /* Fisher-Yates */
+            const int j = (int)rndi(&rng, 0, i);
+            const int64_t tmp = perm[i];
+            perm[i] = perm[j], perm[j] = tmp;
+        }
+        if (it < 2) { /* NCHW <-> NHWC of a 96-channel 56x56 map, as ConvNeXt-T */
+            rank = 4, dims[0] = 1, dims[1] = it ? 56 : 96, dims[2] = 56, dims[3] = it ? 96 : 56;
+            perm[0] = 0, perm[1] = it ? 3 : 2, perm[2] = it ? 1 : 3, perm[3] = it ? 2 : 1;
+        }
+        Graph *g = ir_graph_new("t");
+        int x = g_input(g, t, rank, dims);
+        int nd = g_node(g, OP_TRANSPOSE, 1, &x);
+        if (it % 5) ir_node_set_ints(g, nd, "perm", perm, rank); /* none: reversed */
+        g_infer(g);
+        const size_t nbytes = (size_t)shape_numel(rank, dims) * 4;
+        unsigned char *xd = xmalloc(nbytes + 64);
+        for (size_t b = 0; b < nbytes; b++) xd[b] = (unsigned char)rnd(&rng);
+        void *in_data[1] = {xd};
+        Tensor *ref = run_ref(g, nd, in_data);
+        NativeRun r;
+        run_native(lower_misc_transpose, g, nd, in_data, 0, &rng, &r);
+        ck_assert_int_eq(r.accepted, 1);
+        check_bytes(r.out, ref->data, tensor_nbytes(ref), "transpose");
+        native_free(&r, 0);
+        free(xd);
+        tensor_free(ref);
+        ir_graph_free(g);
+    }
+    /* 8-byte elements: fallback */
+    Graph *g = ir_graph_new("t");
+    int64_t dims[2] = {3, 4};
+    int x = g_input(g, DT_I64, 2, dims);
+    int nd = g_node(g, OP_TRANSPOSE, 1, &x);
+    g_infer(g);
+    CgKernelCall c;
+    Diag d;
+    ck_assert_int_eq(lower_misc_transpose(g, &g->nodes[nd], &target, &c, &d), 0);
+    ir_graph_free(g);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ benchmarks */
 static double now_s(clockid_t clk)
 {
@@ -1176,6 +1231,7 @@ static Suite *misc_suite(void)
     tcase_add_test(tc, test_reduce);
     tcase_add_test(tc, test_layout_transform);
     tcase_add_test(tc, test_concat);
+    tcase_add_test(tc, test_transpose);
     suite_add_tcase(s, tc);
     return s;
 }
