@@ -241,6 +241,8 @@ pool-stress:
 # the background CPU share per row).
 #   make bench BENCH_MODELS=resnet18 BENCH_ARGS="--runs 40 --md -"   (a subset, options of bench)
 # `make bench-selftest` checks the harness itself, with a hand-written "compiled" model.
+# `make bench-zoo`: the same driver on more torchvision architectures (ZOO_MODELS, exported by
+# tests/models/export.py), written to docs/benchmarks-zoo.md: is ppcc faster than ORT on them?
 BENCH_DIR = $(BUILD)/bench
 BENCH_BIN = $(BENCH_DIR)/bench
 FMA_PEAK_BIN = $(BENCH_DIR)/fma_peak
@@ -250,7 +252,10 @@ BENCH_MODELS ?= resnet18 mobilenet_v2 squeezenet1_1 vgg16 resnet18@p0 resnet18@p
 BENCH_ARGS ?=
 ORT_CACHE = build/cache/ort
 
-.PHONY: bench bench-setup bench-selftest
+ZOO_MODELS ?= resnet50 densenet121 efficientnet_b0 regnet_y_400mf resnext50_32x4d convnext_tiny \
+              googlenet inception_v3 mobilenet_v3_small shufflenet_v2_x1_0 mnasnet1_0
+
+.PHONY: bench bench-setup bench-selftest bench-zoo
 $(BENCH_BIN): $(call obj,$(BENCH_SRC)) $(CORE_LIBS) $(LIB_RT_SO)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(BENCH_SRC)) $(LIB_RT_SO1) -Wl,-rpath,'$$ORIGIN/../lib' \
@@ -271,6 +276,12 @@ bench: all $(BENCH_BIN) $(FMA_PEAK_BIN) bench-setup
 	$(PYTHON) tests/models/export.py $(BUILD)/models resnet18
 	$(PYTHON) bench/pattern_layers.py $(PPCC) $(BUILD)/models/resnet18/model.onnx docs/benchmarks.md \
 	    $(BENCH_DIR)/fma_peak.txt
+
+bench-zoo: all $(BENCH_BIN) $(FMA_PEAK_BIN) bench-setup
+	$(PYTHON) tests/models/export.py $(BUILD)/models $(ZOO_MODELS)
+	$(BENCH_BIN) --models $(BUILD)/models --work $(BUILD)/bench-zoo --ppcc $(PPCC) \
+	    --ort $(ORT_CACHE)/node_modules/onnxruntime-node --fma-peak $(FMA_PEAK_BIN) \
+	    --md docs/benchmarks-zoo.md --wait-idle 30 --command "make bench-zoo" $(BENCH_ARGS) $(ZOO_MODELS)
 
 # A/B timing of compiled models in one process (bench/ab.c): `make bench-ab`, then
 #   build/bench/ab [--threads N] [--rounds R] [--batch B] [--layers] old.so new.so

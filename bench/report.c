@@ -99,6 +99,15 @@ static double max_bg(const BenchRow *a, const BenchRow *b)
     return m;
 }
 
+/* Is target t's model one of this run's models? (A run of other models, e.g. make bench-zoo,
+ * lists no targets.) */
+static int target_in_run(const Target *t, const BenchModel *models, int n_models)
+{
+    for (int i = 0; i < n_models; i++)
+        if (!strcmp(models[i].name, t->model)) return 1;
+    return 0;
+}
+
 /* Describe target t and evaluate it: returns 1 met, 0 missed, -1 not measured. *bg gets the
  * largest background CPU share of the rows a latency target used (NaN otherwise). */
 static int eval_target(const Target *t, const BenchModel *models, int n_models,
@@ -211,10 +220,13 @@ void bench_print_text(FILE *f, const BenchInfo *info, const BenchModel *models, 
                 k + 1 < info->n_peak ? "," : "");
     fprintf(f, "\nload average (1 min): %.2f before, %.2f after\n", info->load_before,
             info->load_after);
-    fprintf(f, "\ntargets (issues #3, #6):\n");
+    int any = 0;
+    for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) any |= target_in_run(&targets[t], models, n_models);
+    fprintf(f, "\ntargets (issues #3, #6):%s\n", any ? "" : " none for this run's models");
     for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
         char what[128], got[48], st[64];
         double bg;
+        if (!target_in_run(&targets[t], models, n_models)) continue;
         int s = eval_target(&targets[t], models, n_models, rows, n_rows, what, sizeof what, got,
                             sizeof got, &bg);
         fprintf(f, "  %-52s %-10s %s\n", what, got, status_name(s, bg, st, sizeof st));
@@ -379,10 +391,14 @@ void bench_print_markdown(FILE *f, const BenchInfo *info, const BenchModel *mode
             first = 0;
         }
 
+    int any = 0;
+    for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) any |= target_in_run(&targets[t], models, n_models);
+    if (!any) return;
     fprintf(f, "\n## Targets (issues #3, #6)\n\n| target | measured | status |\n|---|---:|---|\n");
     for (size_t t = 0; t < sizeof targets / sizeof targets[0]; t++) {
         char what[128], got[48], st[64];
         double bg;
+        if (!target_in_run(&targets[t], models, n_models)) continue;
         int s = eval_target(&targets[t], models, n_models, rows, n_rows, what, sizeof what, got,
                             sizeof got, &bg);
         fprintf(f, "| %s | %s | %s |\n", what, got, status_name(s, bg, st, sizeof st));

@@ -35,7 +35,10 @@ import torchvision
 
 MODELS = ["resnet18", "mobilenet_v2", "squeezenet1_1", "vgg16",
           # architectures beyond the benchmark's, compiled by tests/codegen/run.sh
-          "efficientnet_b0", "densenet121", "regnet_y_400mf", "resnext50_32x4d", "convnext_tiny"]
+          "efficientnet_b0", "densenet121", "regnet_y_400mf", "resnext50_32x4d", "convnext_tiny",
+          # and timed against ONNX Runtime by make bench-zoo
+          "resnet50", "googlenet", "inception_v3", "mobilenet_v3_small", "shufflenet_v2_x1_0",
+          "mnasnet1_0"]
 DEFAULT_MODELS = ["resnet18", "mobilenet_v2", "squeezenet1_1"]
 
 OPSET = 13
