@@ -13,10 +13,10 @@
 #                    <= 30 s, full-width FMAs in the assembly on AVX-512 hosts
 #   more torchvision efficientnet_b0 (squeeze-and-excitation, SiLU), densenet121 (BatchNorm after
 #                    Concat, 25-input Concats), regnet_y_400mf and resnext50_32x4d (grouped convs
-#                    of 4-8 channels per group), convnext_tiny (N-D MatMul, Erf, Pow, LayerNorm):
-#                    relative L2 <= 1e-4 against torch; the small two also against the
-#                    interpreter; efficientnet_b0, resnext50_32x4d, regnet_y_400mf and densenet121
-#                    without interpreter fallbacks
+#                    of 4-8 channels per group), convnext_tiny (N-D MatMul, GELU, Transpose, Pow,
+#                    LayerNorm), inception_v3 (Pads before average pooling): relative L2 <= 1e-4
+#                    against torch; efficientnet_b0 and regnet_y_400mf also against the
+#                    interpreter; all six without interpreter fallbacks
 #   vgg16            compile time <= 120 s and relative L2 <= 1e-4 against torch (skip with
 #                    CODEGEN_VGG16=0: its export is ~550 MB)
 #   aarch64          --emit=obj --target aarch64-linux-gnu gives an AArch64 ELF object
@@ -126,14 +126,14 @@ for m in resnet18 mobilenet_v2 squeezenet1_1; do
     ok "$m vs torch: $(grep -h 'relative L2' "$TMP/log" | sed 's/.*relative L2 error \([^ ]*\).*/rel L2 \1/')"
   else bad "$m vs torch"; fi
 done
-MORE="efficientnet_b0 densenet121 regnet_y_400mf resnext50_32x4d convnext_tiny"
+MORE="efficientnet_b0 densenet121 regnet_y_400mf resnext50_32x4d convnext_tiny inception_v3"
 /usr/bin/python3 tests/models/export.py "$MODELS" $MORE > "$TMP/log" 2>&1 || bad "export.py $MORE"
 for m in $MORE; do
   d=$MODELS/$m
   compile "$m" "$TMP/$m.so" "$d/model.onnx" --stats || continue
   echo "     $m: compiled in ${secs} s, $(grep -h 'layers:' "$TMP/log" | sed 's/.*): //')"
   case $m in
-    efficientnet_b0|resnext50_32x4d|regnet_y_400mf|densenet121)
+    efficientnet_b0|resnext50_32x4d|regnet_y_400mf|densenet121|convnext_tiny|inception_v3)
       if grep -q ' 0 fallback' "$TMP/log"; then ok "$m: no interpreter fallback"
       else bad "$m: layers fall back to the interpreter"; fi ;;
   esac
