@@ -87,9 +87,10 @@ static int conv_desc(const Graph *g, const Node *n, CgConvDesc *out, int *xi_out
     Activation act;
     if (activation_from_node(n, &act, d)) return -1;
 
-    /* narrow groups: run as groups of 16 channels (weights widened by widen_weights below) */
+    /* narrow groups: run as groups of 16 channels (weights widened by widen_weights below); the
+     * input must be blocked, whose padded channels exist (and are zero) */
     const int64_t cw = C / group;
-    const int narrow = group > 1 && group != C && cw == M / group && cw > 1 && IR_LAYOUT_BLOCK % cw == 0;
+    const int narrow = blocked && group > 1 && group != C && cw == M / group && cw > 1 && IR_LAYOUT_BLOCK % cw == 0;
     CgConvDesc desc = {
         .n = x->dims[0], .ic = C, .ih = geo.in[0], .iw = geo.in[1],
         .oc = M, .oh = geo.out[0], .ow = geo.out[1],

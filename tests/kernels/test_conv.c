@@ -528,6 +528,10 @@ START_TEST(test_fallback)
     c.group = 3, c.blocked_in = 0; /* plain-input depthwise */
     ck_assert_int_eq(run_case(&c, 5001, &lowered), 0);
     ck_assert_int_eq(lowered, 0);
+    c = base_case(1, 24, 6, 24, 3, 1, 1);
+    c.group = 3, c.blocked_in = 0; /* plain-input narrow groups: widening would read channels 24-31 */
+    ck_assert_int_eq(run_case(&c, 5002, &lowered), 0);
+    ck_assert_int_eq(lowered, 0);
 }
 END_TEST
 
