@@ -5,7 +5,9 @@
  * (the malloc'ed copies are freed at once), and a task function
  *     void task.N(void *bufs, int64_t b, int64_t e) { range_fn(&params.N, bufs, b, e); }
  * is created; range_fn is always-inlined there, so LLVM specialises the kernel on the constant
- * parameters. Emission (in run() and in the node's layer entry point): the buffer addresses go
+ * parameters. Nodes with the same kernel and the same parameter bytes (repeated blocks of a
+ * network: ConvNeXt-T's nine stage-3 blocks, ResNet-50's bottlenecks) share one task, since the
+ * task depends on nothing else (blobs and values come in bufs): LLVM compiles it once. Emission (in run() and in the node's layer entry point): the buffer addresses go
  * into a stack array and host->parallel_for(host->pool, task.N, bufs, n_work, grain) runs the
  * work items; a call with no more items than its grain runs the task directly.
  */
@@ -69,9 +71,13 @@ int cg_native_prepare(Cg *c, int i, Diag *d)
     LLVMValueRef range = cg_kernels_range_fn(c, call->range_fn, d);
     if (!range) return -1;
     char name[64];
-    snprintf(name, sizeof name, "params.%d", i);
-    LLVMValueRef params = cg_bytes_global(c, call->params, call->params_size, 64, name, d);
-    if (!params) return -1;
+    LLVMValueRef task = NULL;
+    for (int j = 0; j < i && !task; j++) { /* an earlier node's identical task */
+        const CgNodeCode *o = &c->code[j];
+        if (o->kind == CG_CODE_NATIVE && o->call && o->task && !strcmp(o->call->range_fn, call->range_fn) &&
+            o->call->params_size == call->params_size && !memcmp(o->call->params, call->params, call->params_size))
+            task = o->task;
+    }
     for (int k = 0; k < call->n_blobs; k++) {
         snprintf(name, sizeof name, "blob.%d.%d", i, k);
         int align = call->blob_align[k] > 0 ? call->blob_align[k] : 64;
@@ -80,18 +86,23 @@ int cg_native_prepare(Cg *c, int i, Diag *d)
     }
     cg_call_free(call); /* LLVM has its own copy of the blobs now */
 
-    snprintf(name, sizeof name, "task.%d", i);
-    LLVMValueRef task = LLVMAddFunction(c->mod, name, c->t_task);
-    LLVMSetLinkage(task, LLVMInternalLinkage);
-    LLVMAddAttributeAtIndex(task, LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
-    LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, task, "entry");
-    LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
-    LLVMPositionBuilderAtEnd(b, bb);
-    LLVMValueRef args[4] = {params, LLVMGetParam(task, 0), LLVMGetParam(task, 1), LLVMGetParam(task, 2)};
-    LLVMBuildCall2(b, c->t_range, range, args, 4, "");
-    LLVMBuildRetVoid(b);
-    LLVMDisposeBuilder(b);
+    if (!task) {
+        snprintf(name, sizeof name, "params.%d", i);
+        LLVMValueRef params = cg_bytes_global(c, call->params, call->params_size, 64, name, d);
+        if (!params) return -1;
+        snprintf(name, sizeof name, "task.%d", i);
+        task = LLVMAddFunction(c->mod, name, c->t_task);
+        LLVMSetLinkage(task, LLVMInternalLinkage);
+        LLVMAddAttributeAtIndex(task, LLVMAttributeFunctionIndex,
+                                LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
+        LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, task, "entry");
+        LLVMBuilderRef b = LLVMCreateBuilderInContext(c->ctx);
+        LLVMPositionBuilderAtEnd(b, bb);
+        LLVMValueRef args[4] = {params, LLVMGetParam(task, 0), LLVMGetParam(task, 1), LLVMGetParam(task, 2)};
+        LLVMBuildCall2(b, c->t_range, range, args, 4, "");
+        LLVMBuildRetVoid(b);
+        LLVMDisposeBuilder(b);
+    }
     nc->task = task;
     nc->kind = CG_CODE_NATIVE;
     if (nc->call->n_bands > 0) { /* the banded wrapper: the range offset comes in bufs[CG_MAX_BUFS-1] */
