@@ -7,8 +7,9 @@
  * is created; range_fn is always-inlined there, so LLVM specialises the kernel on the constant
  * parameters. Nodes with the same kernel and the same parameter bytes (repeated blocks of a
  * network: ConvNeXt-T's nine stage-3 blocks, ResNet-50's bottlenecks) share one task, since the
- * task depends on nothing else (blobs and values come in bufs): LLVM compiles it once. Emission (in run() and in the node's layer entry point): the buffer addresses go
- * into a stack array and host->parallel_for(host->pool, task.N, bufs, n_work, grain) runs the
+ * task depends on nothing else (blobs and values come in bufs): LLVM compiles it once.
+ * Emission (in run() and in the node's layer entry point): the buffer addresses go into a stack
+ * array and host->parallel_for(host->pool, task.N, bufs, n_work, grain) runs the
  * work items; a call with no more items than its grain runs the task directly.
  */
 #include <stdlib.h>

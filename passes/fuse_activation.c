@@ -40,17 +40,6 @@ static int binary_with(const Graph *g, const Node *n, OpKind op, int v, double w
     return other >= 0 && fabs(scalar_const(g, other) - want) <= 1e-6 * want;
 }
 
-/* The node reading v, which has exactly one use and is not a graph output; -1 otherwise. */
-static int sole_user(const Graph *g, int v)
-{
-    if (!pass_value_single_use(g, v)) return -1;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (!g->nodes[i].dead)
-            for (int k = 0; k < g->nodes[i].n_in; k++)
-                if (g->nodes[i].in[k] == v) return i;
-    return -1;
-}
-
 /* The Conv/Gemm node producing v (as its output 0) without an activation, or -1. */
 static int fusable_producer(const Graph *g, int v)
 {
@@ -73,13 +62,13 @@ static int fuse_gelu(Graph *g, int ei)
         if (!pass_value_is_const(g, dn->in[k]) && binary_with(g, dn, OP_MUL, dn->in[k], 0.70710678118654752))
             y = dn->in[k];
     if (y < 0) return 0;
-    const int ev = g->nodes[ei].out[0], ai = sole_user(g, ev);
+    const int ev = g->nodes[ei].out[0], ai = pass_sole_reader(g, ev, NULL);
     if (ai < 0 || !binary_with(g, &g->nodes[ai], OP_ADD, ev, 1.0)) return 0;
-    const int av = g->nodes[ai].out[0], m1 = sole_user(g, av);
+    const int av = g->nodes[ai].out[0], m1 = pass_sole_reader(g, av, NULL);
     if (m1 < 0 || g->nodes[m1].op != OP_MUL || g->nodes[m1].n_in != 2) return 0;
     const Node *mn = &g->nodes[m1];
     if (!((mn->in[0] == y && mn->in[1] == av) || (mn->in[1] == y && mn->in[0] == av))) return 0;
-    const int mv = mn->out[0], m2 = sole_user(g, mv);
+    const int mv = mn->out[0], m2 = pass_sole_reader(g, mv, NULL);
     if (m2 < 0 || !binary_with(g, &g->nodes[m2], OP_MUL, mv, 0.5)) return 0;
     if (pass_value_is_output(g, y) || ir_value_use_count(g, y) != 2) return 0;
     const int o = g->nodes[m2].out[0];

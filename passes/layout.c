@@ -5,11 +5,12 @@
  * Walks the nodes in order, deciding per node (all tensors f32; "4-D" is the logical shape):
  *   Conv             blocked (layout="NCHW16c", output [N, ceil(M/16), OH, OW, 16]) when 2-D with
  *                    constant W (and B), any fused activation (where act(0) != 0 the kernels
- *                    zero the padded lanes, codegen/lower_conv.c keep_lanes), and group 1, depthwise (group = C = M), a group size that is a
- *                    multiple of 16 in and out, or narrow groups (w = C/group = M/group
- *                    channels in and out with 16 % w == 0, which the lowering widens to groups
- *                    of 16, codegen/lower_conv.c; legalize already did so when C % 16 == 0). Its input is read blocked if it already
- *                    is; a plain input with C < 16 channels (the first layer) of a group-1 Conv
+ *                    zero the padded lanes, codegen/lower_conv.c keep_lanes), and group 1,
+ *                    depthwise (group = C = M), a group size that is a multiple of 16 in and
+ *                    out, or narrow groups (w = C/group = M/group channels in and out with
+ *                    16 % w == 0, which the lowering widens to groups of 16, codegen/lower_conv.c;
+ *                    legalize already did so when C % 16 == 0). Its input is read blocked if it
+ *                    already is; a plain input with C < 16 channels (the first layer) of a group-1 Conv
  *                    is read as it is (the dense kernel's plain-input class); any other plain
  *                    input gets a LayoutTransform to NCHW16c.
  *   Relu, LeakyRelu, Tanh, HardSwish, Clip with min <= 0 <= max, Erf, Abs, Elu, Sqrt

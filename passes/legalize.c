@@ -58,19 +58,6 @@ static int widen_groups(Graph *g, int i)
     return 1;
 }
 
-/* The only node reading value v, and only as its input 0; -1 if there is none or another use. */
-static int sole_reader(const Graph *g, int v)
-{
-    if (pass_value_is_output(g, v) || ir_value_use_count(g, v) != 1) return -1;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const Node *n = &g->nodes[i];
-        if (n->dead) continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == v) return k == 0 ? i : -1;
-    }
-    return -1;
-}
-
 /* Fold Pad node i into its reader (header); 1 if folded. */
 static int fold_pad(Graph *g, int i)
 {
@@ -86,8 +73,9 @@ static int fold_pad(Graph *g, int i)
     if (pads[0] || pads[1] || pads[r] || pads[r + 1]) return 0; /* batch or channel padding */
     for (int k = 0; k < 2 * r; k++)
         if (pads[k] < 0) return 0; /* cropping */
-    const int c = sole_reader(g, n->out[0]);
-    if (c < 0) return 0;
+    int slot = -1;
+    const int c = pass_sole_reader(g, n->out[0], &slot);
+    if (c < 0 || slot != 0) return 0; /* the reader's X */
     const Node *u = &g->nodes[c];
     if (u->op != OP_CONV && u->op != OP_AVERAGE_POOL) return 0;
     if (strcmp(ir_attr_str(u, "auto_pad", "NOTSET"), "NOTSET")) return 0;

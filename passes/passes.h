@@ -135,6 +135,9 @@ int pass_value_is_const(const Graph *g, int vid);   /* vid >= 0, VAL_CONST with 
 int pass_value_is_output(const Graph *g, int vid);  /* listed in g->outputs */
 /* Exactly one use by a live node and not a graph output: safe to fuse its producer away. */
 int pass_value_single_use(const Graph *g, int vid);
+/* The node reading vid when vid has exactly one use and is not a graph output (the input slot it
+ * reads it in: *slot, if slot), else -1. */
+int pass_sole_reader(const Graph *g, int vid, int *slot);
 /* A constant's elements as a malloc'ed array of doubles (caller frees). */
 double *pass_const_f64(const Graph *g, int vid);
 /* Add a constant from doubles (converted to t) named `base`, or "base.N" if that is taken. */

@@ -25,6 +25,19 @@ int pass_value_single_use(const Graph *g, int vid)
     return vid >= 0 && !pass_value_is_output(g, vid) && ir_value_use_count(g, vid) == 1;
 }
 
+int pass_sole_reader(const Graph *g, int vid, int *slot)
+{
+    if (!pass_value_single_use(g, vid)) return -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead)
+            for (int k = 0; k < g->nodes[i].n_in; k++)
+                if (g->nodes[i].in[k] == vid) {
+                    if (slot) *slot = k;
+                    return i;
+                }
+    return -1;
+}
+
 double *pass_const_f64(const Graph *g, int vid)
 {
     const Value *v = &g->values[vid];
