@@ -37,6 +37,11 @@ enum { MISC_GEMM_ROWS_MAX_M = 8 };
 /* Bytes of B up to which the panel path orders its items row block first (misc_gemm.h): half of
  * a 1 MB L2 (Cascade Lake; 2 MB on Sapphire Rapids). */
 #define MISC_GEMM_B_L2 (512 * 1024)
+/* Bytes of B from which a one-row Gemm on a ReLU's output reads only the rows of B^T that meet
+ * nonzeros (KM_GEMM_SKIP): well past the caches, where the product is bound by reading B (on
+ * a dense row of A the skip path took 1.05x the time of the rows path in a microbenchmark of
+ * VGG-16's 411 MB layer, and 0.64x with 40% zeros). */
+#define MISC_GEMM_SKIP_MIN_B (4 * 1024 * 1024)
 
 static const Value *val(const Graph *g, int vid) { return vid >= 0 ? &g->values[vid] : NULL; }
 
@@ -60,6 +65,53 @@ static float *misc_transpose(const float *b, int64_t rows, int64_t cols)
     for (int64_t r = 0; r < rows; r++)
         for (int64_t c = 0; c < cols; c++) t[c * rows + r] = b[r * cols + c];
     return t;
+}
+
+/* Whether value vid is, element for element, a ReLU's output (so typically half zeros): its
+ * producer has a fused or standalone ReLU (or a Clip from 0), possibly through ops that keep
+ * each zero a zero of its own element — layout and shape changes, max pooling, 1x1 average
+ * pooling. Only the speed depends on it: the skip path is exact for any A. */
+static int misc_from_relu(const Graph *g, int vid)
+{
+    for (int hops = 0; hops < 16 && vid >= 0; hops++) {
+        int pi = g->values[vid].producer;
+        if (pi < 0) return 0;
+        const Node *p = &g->nodes[pi];
+        Activation act;
+        Diag d;
+        if (activation_from_node(p, &act, &d)) return 0;
+        if (act.kind == ACT_RELU || (act.kind == ACT_CLIP && act.alpha == 0.0)) return 1;
+        if (act.kind != ACT_NONE) return 0;
+        switch (p->op) {
+        case OP_RELU:
+            return 1;
+        case OP_FLATTEN:
+        case OP_RESHAPE:
+        case OP_LAYOUT_TRANSFORM:
+        case OP_IDENTITY:
+        case OP_MAX_POOL:
+            break;
+        case OP_AVERAGE_POOL: {
+            int nk = 0;
+            const int64_t *ks = ir_attr_ints(p, "kernel_shape", &nk);
+            for (int i = 0; i < nk; i++)
+                if (ks[i] != 1) return 0;
+            if (!ks) return 0;
+            break;
+        }
+        default:
+            return 0;
+        }
+        vid = p->in[0];
+    }
+    return 0;
+}
+
+static int misc_all_finite(const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
 }
 
 int lower_misc_gemm(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall *call, Diag *d)
@@ -99,6 +151,11 @@ int lower_misc_gemm(const Graph *g, const Node *n, const CgTarget *t, CgKernelCa
     p.path = (M <= MISC_GEMM_ROWS_MAX_M || !b_const) ? KM_GEMM_ROWS : KM_GEMM_PANELS;
     p.mblock = KM_GEMM_MR * ((M + KM_GEMM_MR - 1) / KM_GEMM_MR < 8 ? (M + KM_GEMM_MR - 1) / KM_GEMM_MR : 8);
     p.row_major = N * K * (int64_t)sizeof(float) <= MISC_GEMM_B_L2;
+    if (M == 1 && b_const && N * K * (int64_t)sizeof(float) >= MISC_GEMM_SKIP_MIN_B && misc_from_relu(g, ia) &&
+        misc_all_finite(B->data, N * K)) {
+        p.path = KM_GEMM_SKIP;
+        p.nb = km_gemm_skip_nb(N);
+    }
 
     cg_call_init(call, "k_gemm");
     cg_call_params(call, &p, sizeof p);
@@ -109,6 +166,12 @@ int lower_misc_gemm(const Graph *g, const Node *n, const CgTarget *t, CgKernelCa
         int64_t size = km_gemm_packed_size(N, K);
         float *packed = xmalloc((size_t)size + 1);
         km_gemm_pack(bt ? bt : (const float *)B->data, N, K, packed);
+        free(bt);
+        cg_call_blob(call, packed, (size_t)size, 64);
+    } else if (p.path == KM_GEMM_SKIP) {
+        int64_t np = (N + p.nb - 1) / p.nb, size = np * p.nb * K * (int64_t)sizeof(float);
+        float *packed = xmalloc((size_t)size + 1);
+        km_gemm_skip_pack(bt ? bt : (const float *)B->data, N, K, p.nb, packed);
         free(bt);
         cg_call_blob(call, packed, (size_t)size, 64);
     } else if (bt) {
@@ -125,7 +188,11 @@ int lower_misc_gemm(const Graph *g, const Node *n, const CgTarget *t, CgKernelCa
     /* at least ~64 KB of weights per range */
     call->grain = p.path == KM_GEMM_ROWS ? max64(1, 16384 / max64(1, 4 * K)) : 1;
     snprintf(call->note, sizeof call->note, "gemm %s M=%lld N=%lld K=%lld%s%s",
-             p.path == KM_GEMM_ROWS ? "rows" : p.row_major ? "panels (row blocks first)" : "panels", (long long)M,
+             p.path == KM_GEMM_ROWS   ? "rows"
+             : p.path == KM_GEMM_SKIP ? "skip (rows of B^T at zeros of A skipped)"
+             : p.row_major            ? "panels (row blocks first)"
+                                      : "panels",
+             (long long)M,
              (long long)N, (long long)K, act.kind ? " +" : "", activation_name(act.kind));
     return 1;
 }

@@ -17,7 +17,8 @@
 #                    LayerNorm), inception_v3 (Pads before average pooling): relative L2 <= 1e-4
 #                    against torch; efficientnet_b0 and regnet_y_400mf also against the
 #                    interpreter; all six without interpreter fallbacks
-#   vgg16            compile time <= 120 s and relative L2 <= 1e-4 against torch (skip with
+#   vgg16            compile time <= 120 s and relative L2 <= 1e-4 against torch; its three
+#                    classifier layers take the Gemm path that skips zeros of A (skip with
 #                    CODEGEN_VGG16=0: its export is ~550 MB)
 #   aarch64          --emit=obj --target aarch64-linux-gnu gives an AArch64 ELF object
 # Prints one line per check, the compile times and errors, and "codegen: N passed, M failed".
@@ -166,8 +167,11 @@ fi
 if [ "${CODEGEN_VGG16:-1}" != 0 ]; then
   /usr/bin/python3 tests/models/export.py "$MODELS" vgg16 > "$TMP/log" 2>&1 || bad "export.py vgg16"
   d=$MODELS/vgg16
-  if compile "vgg16" "$TMP/vgg16.so" "$d/model.onnx"; then
+  if compile "vgg16" "$TMP/vgg16.so" "$d/model.onnx" --stats; then
     echo "     vgg16: compiled in ${secs} s"
+    n=$(grep -c 'native: gemm skip' "$TMP/log")
+    if [ "$n" = 3 ]; then ok "vgg16: 3 classifier layers skip the zeros of their inputs"
+    else bad "vgg16: $n of 3 classifier layers on the skip path"; fi
     if awk -v s="$secs" 'BEGIN { exit !(s <= 120) }'; then ok "vgg16 compile time ${secs} s <= 120 s"
     else echo "" > "$TMP/log"; bad "vgg16 compile time ${secs} s > 120 s"; fi
     if "$PPCRUN" "$TMP/vgg16.so" -i "$d/test_data_set_0/input_0.pb" --expect "$d/test_data_set_0" --rel-l2 1e-4 \

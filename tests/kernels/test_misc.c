@@ -365,6 +365,94 @@ START_TEST(test_gemm_declines)
 }
 END_TEST
 
+/* The skip path (KM_GEMM_SKIP): one row of A from a ReLU and a B of at least 4 MB. The graph
+ * is X -> Relu -> [Flatten] -> Gemm; the Gemm's A is fed directly (zeros, negatives, and in one
+ * case a NaN, which must reach every output). Integer-valued data: the sums are exact. The path
+ * must not be taken when A does not come from a ReLU, when B has an infinity (0 * inf would be
+ * skipped) or when A has two rows. */
+typedef struct SkipCase {
+    int64_t M, N, K;
+    int relu, flatten; /* A's producer chain */
+    int transb;
+    int inf_in_b, nan_in_a;
+    ActKind act;
+    int expect_skip;
+} SkipCase;
+
+static void gemm_skip_case(const SkipCase *sc, uint64_t *rng)
+{
+    Graph *g = ir_graph_new("gemm_skip");
+    int64_t M = sc->M, N = sc->N, K = sc->K;
+    int64_t xdims[4] = {M, K, 1, 1}, bdims[2] = {sc->transb ? N : K, sc->transb ? K : N}, cdims[1] = {N};
+    float *A = rand_floats(rng, M * K, -3, 3, 1);
+    for (int64_t i = 0; i < M * K; i++)
+        if (rndi(rng, 0, 9) < 4) A[i] = 0.0f; /* 40% zeros, as after a ReLU */
+    if (sc->nan_in_a) A[rndi(rng, 0, M * K - 1)] = NAN;
+    float *B = rand_floats(rng, N * K, -3, 3, 1);
+    if (sc->inf_in_b) B[rndi(rng, 0, N * K - 1)] = INFINITY;
+    float *C = rand_floats(rng, N, -3, 3, 1);
+    int x = g_input(g, DT_F32, sc->flatten ? 4 : 2, xdims);
+    int a = x;
+    if (sc->relu) {
+        int out = ir_value_add(g, NULL, DT_UNDEF, 0, NULL);
+        ir_node_add(g, OP_RELU, "relu", 1, &x, 1, &out);
+        a = out;
+    }
+    if (sc->flatten) {
+        int out = ir_value_add(g, NULL, DT_UNDEF, 0, NULL);
+        ir_node_add(g, OP_FLATTEN, "flatten", 1, &a, 1, &out);
+        a = out;
+    }
+    int in[3] = {a, ir_const_add(g, "B", DT_F32, 2, bdims, B), ir_const_add(g, "C", DT_F32, 1, cdims, C)};
+    int nd = g_node(g, OP_GEMM, 3, in);
+    if (sc->transb) ir_node_set_int(g, nd, "transB", 1);
+    if (sc->act != ACT_NONE) ir_node_set_str(g, nd, "activation", activation_name(sc->act));
+    g_infer(g);
+    void *in_data[3] = {A, NULL, NULL};
+    NativeRun r;
+    run_native(lower_misc_gemm, g, nd, in_data, 0, rng, &r);
+    ck_assert_int_eq(r.accepted, 1);
+    int skip = strstr(r.call.note, "skip") != NULL;
+    ck_assert_msg(skip == sc->expect_skip, "M=%lld relu=%d inf=%d: skip path %d, expected %d (%s)", (long long)M,
+                  sc->relu, sc->inf_in_b, skip, sc->expect_skip, r.call.note);
+    Tensor *ref = run_ref(g, nd, in_data);
+    check_close(r.out, ref->data, M * N, 0, 0, "gemm skip"); /* exact (integers), NaN where NaN */
+    if (sc->nan_in_a)
+        for (int64_t j = 0; j < N; j++) ck_assert_msg(isnan(((float *)r.out)[j]), "NaN in A lost at column %lld", (long long)j);
+    tensor_free(ref);
+    native_free(&r, 0);
+    free(A), free(B), free(C);
+    ir_graph_free(g);
+}
+
+START_TEST(test_gemm_skip)
+{
+    uint64_t rng = 14;
+    /* 1001 x 1100 floats = 4.4 MB: panels of 512 (the last one 489 columns wide) */
+    SkipCase base = {.M = 1, .N = 1001, .K = 1100, .relu = 1, .transb = 1, .act = ACT_RELU, .expect_skip = 1};
+    gemm_skip_case(&base, &rng);
+    SkipCase flat = base;
+    flat.flatten = 1, flat.act = ACT_NONE, flat.K = 1029, flat.N = 2050; /* 3 panels; through Flatten */
+    gemm_skip_case(&flat, &rng);
+    SkipCase kn = base;
+    kn.transb = 0, kn.N = 1040, kn.K = 1009; /* B [K,N]: transposed at compile time */
+    gemm_skip_case(&kn, &rng);
+    SkipCase nan = base;
+    nan.nan_in_a = 1, nan.act = ACT_NONE;
+    gemm_skip_case(&nan, &rng);
+    /* not taken: no ReLU before A, an infinity in B, two rows of A */
+    SkipCase norelu = base;
+    norelu.relu = 0, norelu.expect_skip = 0;
+    gemm_skip_case(&norelu, &rng);
+    SkipCase inf = base;
+    inf.inf_in_b = 1, inf.expect_skip = 0;
+    gemm_skip_case(&inf, &rng);
+    SkipCase two = base;
+    two.M = 2, two.expect_skip = 0;
+    gemm_skip_case(&two, &rng);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ pooling */
 typedef struct PoolCase {
     OpKind op;
@@ -1219,6 +1307,7 @@ static Suite *misc_suite(void)
     tcase_add_test(tc, test_gemm_shapes);
     tcase_add_test(tc, test_gemm_activations);
     tcase_add_test(tc, test_gemm_declines);
+    tcase_add_test(tc, test_gemm_skip);
     tcase_add_test(tc, test_pool_random);
     tcase_add_test(tc, test_pool_cnn_layers);
     tcase_add_test(tc, test_global_pool);
