@@ -1,15 +1,8 @@
 /* legalize.c — pass "legalize" (code generation pipeline, before layout): rewrites two forms the
  * native kernels do not take into forms they do, so they do not fall back to the interpreter.
+ * (Grouped convs with 2, 4 or 8 channels per group need no rewrite: layout blocks them and the
+ * conv lowering widens their weights to groups of 16, codegen/lower_conv.c.)
  *
- *   Conv with narrow groups   group > 1, not depthwise, w = C/group = M/group input and output
- *                             channels per group with 16 % w == 0 (w = 2, 4, 8) and C % 16 == 0,
- *                             f32 constant weights: k = 16/w adjacent groups become one group of
- *                             16 channels with block-diagonal weights (zeros between the original
- *                             groups), group' = group/k, which the blocked kernel runs (layout.c
- *                             takes groups of 16). k times the multiply-adds, against the
- *                             interpreter's loops; the sums are the same for finite inputs (each
- *                             added term is 0 * x). RegNetY-400MF has w = 8, ResNeXt-50 32x4d 4
- *                             and 8. Depthwise convolutions (w = 1) have their own kernel.
  *   Concat of many inputs     more than CONCAT_MAX inputs (the native concat takes 15, one buffer
  *                             each: codegen/kernels/misc_copy.h KM_CONCAT_MAX): the first 15 are
  *                             concatenated into a new value "<output>_part" by a Concat placed
@@ -29,34 +22,6 @@
 #include <string.h>
 
 #define CONCAT_MAX 15
-#define GROUP_WIDTH 16 /* channels per group the blocked conv kernel takes (IR_LAYOUT_BLOCK) */
-
-static int widen_groups(Graph *g, int i)
-{
-    Node *n = &g->nodes[i];
-    if (n->n_in < 2 || n->in[0] < 0 || n->in[1] < 0 || n->out[0] < 0) return 0;
-    const Value *x = &g->values[n->in[0]], *w = &g->values[n->in[1]], *y = &g->values[n->out[0]];
-    const int64_t group = ir_attr_int(n, "group", 1);
-    if (group <= 1 || x->rank != 4 || w->rank != 4 || w->dtype != DT_F32 || !pass_value_is_const(g, n->in[1]))
-        return 0;
-    const int64_t C = x->dims[1], M = y->dims[1], cw = C / group;
-    if (C % group || M % group || M / group != cw || cw == 1 || GROUP_WIDTH % cw || C % GROUP_WIDTH) return 0;
-    const int64_t k = GROUP_WIDTH / cw, kk = w->dims[2] * w->dims[3];
-    int64_t dims[4] = {M, GROUP_WIDTH, w->dims[2], w->dims[3]};
-    float *nw = xcalloc((size_t)(M * GROUP_WIDTH * kk), sizeof(float));
-    const float *ow = w->data;
-    for (int64_t m = 0; m < M; m++) {
-        const int64_t j = m / cw % k; /* the original group's place in the new one */
-        memcpy(nw + (m * GROUP_WIDTH + j * cw) * kk, ow + m * cw * kk, (size_t)(cw * kk) * sizeof(float));
-    }
-    char name[256];
-    snprintf(name, sizeof name, "%s_g%lld", w->name, (long long)(group / k));
-    const int nv = ir_const_add(g, name, DT_F32, 4, dims, nw);
-    free(nw);
-    g->nodes[i].in[1] = nv;
-    ir_node_set_int(g, i, "group", group / k);
-    return 1;
-}
 
 /* Fold Pad node i into its reader (header); 1 if folded. */
 static int fold_pad(Graph *g, int i)
@@ -137,8 +102,6 @@ int pass_legalize(Graph *g, PassContext *ctx, Diag *d)
     for (int i = 0; i < g->n_nodes; i++)
         if (!g->nodes[i].dead && g->nodes[i].op == OP_PAD) folded += fold_pad(g, i);
     if (folded) ir_graph_compact(g);
-    for (int i = 0; i < g->n_nodes; i++)
-        if (!g->nodes[i].dead && g->nodes[i].op == OP_CONV) widen_groups(g, i);
     for (int again = 1; again;) { /* one level of splitting per sweep */
         again = 0;
         const int n0 = g->n_nodes;

@@ -20,8 +20,7 @@
  *   dce                sweeps the nodes the others left without uses.
  *
  * The code-generation pipeline (pass_codegen_pipeline) is the default one followed by:
- *   legalize           grouped convs of 2-8 channels per group widened to groups of 16, Concats
- *                      of more than 15 inputs split, zero Pads folded into the Conv or
+ *   legalize           Concats of more than 15 inputs split, zero Pads folded into the Conv or
  *                      AveragePool reading them: forms the native kernels take; before layout,
  *                      which then blocks them.
  *   layout             convolution chains to NCHW16c (needs the fused Conv+BN+Relu of above).
