@@ -30,9 +30,11 @@
  *   pattern-detect     convs whose weights are pattern-sparse but carry no prune metadata (a
  *                      model pruned elsewhere, or ppcc --save-pruned output) get it from their
  *                      weights; before the two passes that read it.
- *   filter-reorder     pruned convs' filters sorted (kernel count, pattern signature), the
- *                      permutation folded into the consuming conv; after the fusions, which
- *                      decide who consumes what, and before pattern-group builds blocks of 16.
+ *   filter-reorder     pruned convs' filters sorted (kernel count, pattern signature), one
+ *                      permutation per class of channel-tied values (residual chains, pooling),
+ *                      folded into the producing convs and the consuming convs and Gemms; after
+ *                      the fusions, which decide who consumes what, and before pattern-group
+ *                      builds blocks of 16.
  *   pattern-group      pruned convs (prune metadata) -> PatternPad + PatternConv where the
  *                      sparse kernel is predicted faster; after the fusions (it keeps the
  *                      activation and residual), then dce for the dense weights it replaced.
@@ -72,7 +74,8 @@ const PassInfo pass_registry[] = {
      "attach pattern metadata (library, per-kernel ids) to convs whose weights are pattern-sparse",
      pass_pattern_detect},
     {"filter-reorder",
-     "sort a pruned conv's filters by kernel count and pattern signature, folded into the consuming conv",
+     "sort pruned convs' filters by kernel count and pattern signature, one order per class of channel-tied values "
+     "(residual chains, pooling), folded into the producing and consuming convs and Gemms",
      pass_filter_reorder},
     {"pattern-group",
      "pattern-pruned blocked convs -> PatternPad + PatternConv (compact storage, tile, dense-or-sparse choice)",

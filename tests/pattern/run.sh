@@ -10,7 +10,8 @@
 #   3. torchvision resnet18 (tests/models/export.py) pruned by magnitude projection (fast; the
 #      structure, not the accuracy, is under test) at connectivity 0 and 0.72, compiled sparse:
 #      equal to the interpreter on its --save-pruned model (relative L2 <= 1e-4), the layer
-#      table lists a PatternConv per pruned 3x3 conv; compiling twice gives the same bytes;
+#      table lists a PatternConv per pruned 3x3 conv, filter-reorder reorders all 16 (the 8 on
+#      residual chains one order per stage); compiling twice gives the same bytes;
 #   4. --tune on the MNIST example: each pruned conv's line in --stats says what was measured,
 #      the tuning cache gets one line per conv, a second compile with the cache measures
 #      nothing (cache file unchanged, same .so bytes), so does a compile of the --save-pruned
@@ -92,6 +93,12 @@ if [ -f "$R" ]; then
       ok
       n=$(grep -c "PatternConv *native: pattern conv" "$TMP/err")
       [ "$n" = 16 ] && ok || bad "resnet18 conn $conn: expected 16 native PatternConv layers, got $n"
+      # filter-reorder: every pruned conv, the residual chains' too (the stem, downsample and
+      # second convs of a stage share one order; the fc absorbs layer4's)
+      n=$(grep -c "filters reordered, absorbed by" "$TMP/err")
+      c=$(grep -c "one order for the 3 convs whose outputs residual adds tie" "$TMP/err")
+      [ "$n" = 16 ] && [ "$c" = 8 ] && ok ||
+        bad "resnet18 conn $conn: filters reordered in $n of 16 pruned convs, $c of 8 in residual chains"
       compare resnet18-$conn "$TMP/r$conn.so" "$TMP/r$conn.onnx" 7
     else
       bad "resnet18 conn $conn: ppcc failed: $(tail -1 "$TMP/err")"
