@@ -5,7 +5,7 @@
  * (f32, supported attributes and shapes) and otherwise returns 0 so the node falls back to the
  * interpreter's kernel; it fills the kernel's parameter struct and buffer list and sets n_work
  * with the kernel's own *_work function. Only Gemm makes a blob: B packed into panels when A
- * has many rows.
+ * has many rows, or for the skip path.
  */
 /* The kernel headers define functions on 64-byte vectors; this file only uses their parameter
  * structs and scalar helpers, so GCC's vector-ABI note for targets without AVX-512 is moot. */
@@ -162,16 +162,10 @@ int lower_misc_gemm(const Graph *g, const Node *n, const CgTarget *t, CgKernelCa
     cg_call_value(call, ia);
     /* B as [N,K]: the value itself, or a transposed copy of a constant [K,N] */
     float *bt = transb ? NULL : misc_transpose(B->data, K, N);
-    if (p.path == KM_GEMM_PANELS) {
-        int64_t size = km_gemm_packed_size(N, K);
+    if (p.path == KM_GEMM_PANELS || p.path == KM_GEMM_SKIP) { /* panels of 32 or p.nb columns */
+        const int64_t nb = p.path == KM_GEMM_SKIP ? p.nb : KM_GEMM_NR, size = km_gemm_packed_size(N, K, nb);
         float *packed = xmalloc((size_t)size + 1);
-        km_gemm_pack(bt ? bt : (const float *)B->data, N, K, packed);
-        free(bt);
-        cg_call_blob(call, packed, (size_t)size, 64);
-    } else if (p.path == KM_GEMM_SKIP) {
-        int64_t np = (N + p.nb - 1) / p.nb, size = np * p.nb * K * (int64_t)sizeof(float);
-        float *packed = xmalloc((size_t)size + 1);
-        km_gemm_skip_pack(bt ? bt : (const float *)B->data, N, K, p.nb, packed);
+        km_gemm_pack(bt ? bt : (const float *)B->data, N, K, nb, packed);
         free(bt);
         cg_call_blob(call, packed, (size_t)size, 64);
     } else if (bt) {

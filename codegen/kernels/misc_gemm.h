@@ -24,7 +24,7 @@
  *   KM_GEMM_SKIP   one row of A that comes from a ReLU (lower_misc.c checks its producers) and a
  *                  B too large for the caches (a classifier's weights): memory bound, so the
  *                  time is the bytes of B read, and the rows of B^T that meet a zero of A need
- *                  not be read at all. B is packed at compile time (km_gemm_skip_pack) into
+ *                  not be read at all. B is packed at compile time (km_gemm_pack) into
  *                  panels of nb columns [np][K][nb] (zero padded), so B^T's row k of a panel is
  *                  nb contiguous floats; work item = panel. The item gathers the nonzeros of A
  *                  (256 at a time) and adds x_k * row k for 4 of them at a time into nb partial
@@ -69,22 +69,23 @@ KC_INLINE int64_t k_gemm_work(const KmGemmParams *p)
     return np * ((p->M + p->mblock - 1) / p->mblock);
 }
 
-/* Bytes of the packed B of the panel path. */
-KC_INLINE int64_t km_gemm_packed_size(int64_t N, int64_t K)
+/* Bytes of B packed into panels of nb columns (KM_GEMM_NR for the panel path, p->nb for skip). */
+KC_INLINE int64_t km_gemm_packed_size(int64_t N, int64_t K, int64_t nb)
 {
-    return (N + KM_GEMM_NR - 1) / KM_GEMM_NR * KM_GEMM_NR * K * (int64_t)sizeof(float);
+    return (N + nb - 1) / nb * nb * K * (int64_t)sizeof(float);
 }
 
-/* Pack B [N,K] row-major into panels: dst[(j / 32) * K * 32 + k * 32 + j % 32] = B[j][k], zero
- * columns past N. Runs in the compiler (lowering). */
-KC_INLINE void km_gemm_pack(const float *B, int64_t N, int64_t K, float *dst)
+/* Pack B [N,K] row-major into panels of nb columns: dst[((j / nb) * K + k) * nb + j % nb] =
+ * B[j][k], zero columns past N, so row k of a panel is nb contiguous floats. Runs in the compiler
+ * (lowering). */
+KC_INLINE void km_gemm_pack(const float *B, int64_t N, int64_t K, int64_t nb, float *dst)
 {
-    int64_t np = (N + KM_GEMM_NR - 1) / KM_GEMM_NR;
+    int64_t np = (N + nb - 1) / nb;
     for (int64_t p = 0; p < np; p++)
         for (int64_t k = 0; k < K; k++)
-            for (int64_t c = 0; c < KM_GEMM_NR; c++) {
-                int64_t j = p * KM_GEMM_NR + c;
-                dst[(p * K + k) * KM_GEMM_NR + c] = j < N ? B[j * K + k] : 0.0f;
+            for (int64_t c = 0; c < nb; c++) {
+                int64_t j = p * nb + c;
+                dst[(p * K + k) * nb + c] = j < N ? B[j * K + k] : 0.0f;
             }
 }
 
@@ -96,19 +97,6 @@ KC_INLINE int64_t km_gemm_skip_nb(int64_t N)
     if (np < 2) np = 2;
     int64_t nb = (N + np - 1) / np;
     return (nb + KC_VL - 1) / KC_VL * KC_VL;
-}
-
-/* Pack B [N,K] row-major into skip panels: dst[((j / nb) * K + k) * nb + j % nb] = B[j][k],
- * zero columns past N. Runs in the compiler (lowering). */
-KC_INLINE void km_gemm_skip_pack(const float *B, int64_t N, int64_t K, int64_t nb, float *dst)
-{
-    int64_t np = (N + nb - 1) / nb;
-    for (int64_t p = 0; p < np; p++)
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t c = 0; c < nb; c++) {
-                int64_t j = p * nb + c;
-                dst[(p * K + k) * nb + c] = j < N ? B[j * K + k] : 0.0f;
-            }
 }
 
 KC_INLINE float km_gemm_epilogue1(const KmGemmParams *p, const float *bias, int64_t n, float s)
