@@ -14,8 +14,8 @@
  *   [c*S, (c+1)*S) of the S spatial positions). One permutation is chosen per class: ResNet's
  *   residual stages are one class each (the stage's downsample conv, or the stem conv through
  *   the max pool, and every block's second conv).
- *   Emitters. Every conv producing a value of the class (group 1, constant weights) permutes its
- *   filters: weights and bias along the output channels, prune_ids rows.
+ *   Emitters. Every conv producing a value of the class (group 1, constant weights and bias)
+ *   permutes its filters: weights and bias along the output channels, prune_ids rows.
  *   Absorbers. Every other reader permutes its input channels: a group-1 Conv with constant
  *   weights reading the class as its data input (weights and prune_ids columns), a Gemm reading
  *   it as A with a constant B (B along K, the S features of a channel moving together).
@@ -100,6 +100,13 @@ static int conv_permutable(const Graph *g, const Node *n)
 {
     return n->op == OP_CONV && ir_attr_int(n, "group", 1) == 1 && n->n_in >= 2 && pass_value_is_const(g, n->in[1]) &&
            g->values[n->in[1]].dtype == DT_F32 && g->values[n->in[1]].rank >= 3;
+}
+
+/* A conv that can permute its filters for its output's class: permutable, with no bias or a
+ * constant one (a bias computed at run time cannot be permuted with the filters). */
+static int conv_emits(const Graph *g, const Node *n)
+{
+    return conv_permutable(g, n) && (n->n_in < 3 || n->in[2] < 0 || pass_value_is_const(g, n->in[2]));
 }
 
 /* Can reader c's input slot k absorb a permutation of `channels` channels? Returns 1 (absorbs:
@@ -187,8 +194,8 @@ static void reorder_class(Graph *g, const int *parent, int nv, int root)
 {
     const char *why = NULL;
     int64_t channels = -1;
-    int n_emit = 0, n_pruned = 0;
-    /* emitters and pruned emitters; producers that are not emitters or channel-wise ops */
+    int n_emit = 0; /* the caller found a pruned conv producing the class */
+    /* emitters; producers that are not emitters or channel-wise ops */
     for (int v = 0; v < nv && !why; v++) {
         if (!in_class(parent, nv, v, root)) continue;
         if (pass_value_is_output(g, v)) why = "output is a graph output";
@@ -198,18 +205,14 @@ static void reorder_class(Graph *g, const int *parent, int nv, int root)
             continue;
         }
         const Node *n = &g->nodes[p];
-        if (n->out[0] == v && conv_permutable(g, n)) {
+        if (n->out[0] == v && conv_emits(g, n)) {
             const int64_t m = g->values[n->in[1]].dims[0];
             if (channels >= 0 && channels != m) why = "convs of different widths share the channels";
             channels = m, n_emit++;
-            int np = 0;
-            const int64_t *masks;
-            n_pruned += pruned_ids(g, n, &masks, &np) != NULL;
         } else if (!(n->out[0] == v && channel_wise(g, n))) {
             why = "channels come from an op that cannot permute them";
         }
     }
-    if (!n_pruned) return;
     /* readers */
     char absorbed[400] = "";
     int n_abs = 0;
@@ -270,11 +273,10 @@ static void reorder_class(Graph *g, const int *parent, int nv, int root)
         for (int i = 0; i < n0; i++) {
             Node *n = &g->nodes[i];
             if (n->dead) continue;
-            if (n->n_out >= 1 && in_class(parent, nv, n->out[0], root) && conv_permutable(g, n)) {
+            if (n->n_out >= 1 && in_class(parent, nv, n->out[0], root) && conv_emits(g, n)) {
                 permute_input(g, i, 1, 0, perm, "_reordered");
                 n = &g->nodes[i];
-                if (n->n_in > 2 && n->in[2] >= 0 && pass_value_is_const(g, n->in[2]))
-                    permute_input(g, i, 2, 0, perm, "_reordered");
+                if (n->n_in > 2 && n->in[2] >= 0) permute_input(g, i, 2, 0, perm, "_reordered");
                 permute_ids(g, i, 0, perm);
             }
             n = &g->nodes[i];
