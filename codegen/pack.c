@@ -122,7 +122,7 @@ int cg_conv_plan(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     const KConvGeom lg = {c->ih, c->iw, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw};
     const KConvGeom g = kplan_conv_geom(&lg);
     int oct, t;
-    if (!kplan_conv_tile(&lg, ocb_g, icb_g * ici, tg->vector_bits, tg->vregs, c->oc_tile, c->ow_tile, &oct, &t))
+    if (!kplan_conv_tile(&lg, ocb_g, icb_g * ici, !c->blocked_in, tg->vector_bits, tg->vregs, c->oc_tile, c->ow_tile, &oct, &t))
         return 0;
 
     KConvParams *q = &p->conv;

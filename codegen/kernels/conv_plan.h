@@ -69,12 +69,27 @@ static inline double kplan_tile_eff(int oc, int t, int vector_bits, int vregs)
     return e;
 }
 
+/* Plain input (ici = 1): its fast path's channel loop is not unrolled as a block's 16 lanes are,
+ * so each step of oc x t FMAs carries the loop and address updates, about KPLAN_PLAIN_STEP
+ * cycles, which favours more pixels per step; but plain tiles wider than KPLAN_PLAIN_TMAX
+ * measured slower (2x12 1.27x the time of 2x7 on inception_v3's first conv, 2x14 1.33x on
+ * mobilenet_v2's) or no faster (1x28 against 1x14 on mobilenet_v3_small's). With both, measured
+ * on Cascade Lake (build/bench/ab --layers, the tile before against the tile after): 4x4 -> 4x6
+ * 0.85x the time on vgg16's first conv, 0.95x and 0.94x on the 7x7 stems of resnet18 and
+ * resnet50, 0.96x on squeezenet1_1's; 3x7 -> 3x8 0.93x on convnext_tiny's; 2x7 -> 2x8 0.96x on
+ * inception_v3's, 1.01x on mobilenet_v2's; 1x14 -> 1x8 0.85x on mobilenet_v3_small's. */
+#define KPLAN_PLAIN_STEP 3.0
+#define KPLAN_PLAIN_TMAX 8
+
 /* Cycles per input channel of one image for one output-channel tile (walked geometry g). */
-static inline double kplan_conv_cost(const KConvGeom *g, int oc, int t, int has_fast, int vector_bits, int vregs)
+static inline double kplan_conv_cost(const KConvGeom *g, int oc, int t, int has_fast, int plain, int vector_bits,
+                                     int vregs)
 {
     int64_t npix = g->oh * g->ow, ppi = kplan_conv_pix_per_item(g, t);
-    double c_fast = oc * t / 2.0 / kplan_tile_eff(oc, t, vector_bits, vregs);
-    double c_ptr = c_fast * (1 + 0.015 * t);
+    double c_fast = (oc * t / 2.0 + (plain ? KPLAN_PLAIN_STEP : 0.0)) / kplan_tile_eff(oc, t, vector_bits, vregs);
+    /* the gather path copies the tile's input per tap: T vectors per 16 lanes of a block, but T
+     * scalars (about a store each) per channel of plain input */
+    double c_ptr = plain ? c_fast + t : c_fast * (1 + 0.015 * t);
     double total = 0;
     for (int64_t p0 = 0; p0 < npix; p0 += ppi) {
         int64_t p1 = p0 + ppi < npix ? p0 + ppi : npix;
@@ -100,8 +115,8 @@ static inline double kplan_conv_cost(const KConvGeom *g, int oc, int t, int has_
  * no compiled tile fits. A requested tile (req_oc, req_t) wins when it is a compiled one that
  * fits and divides ocb_g. Tiles whose weights exceed 768 KB cost 10% more (measured: with the
  * input they no longer stay in a 2 MB L2). */
-static inline int kplan_conv_tile(const KConvGeom *c, int64_t ocb_g, int64_t icg, int vector_bits, int vregs,
-                                  int req_oc, int req_t, int *oc, int *t)
+static inline int kplan_conv_tile(const KConvGeom *c, int64_t ocb_g, int64_t icg, int plain, int vector_bits,
+                                  int vregs, int req_oc, int req_t, int *oc, int *t)
 {
     static const int shapes[][2] = {
 #define KPLAN_SHAPE(OC, T, ...) {OC, T},
@@ -115,7 +130,8 @@ static inline int kplan_conv_tile(const KConvGeom *c, int64_t ocb_g, int64_t icg
     for (int k = 0; k < (int)(sizeof shapes / sizeof shapes[0]); k++) {
         int o = shapes[k][0], tt = shapes[k][1];
         if (ocb_g % o || !kplan_tile_fits(o, tt, vector_bits, vregs)) continue;
-        double cost = kplan_conv_cost(&g, o, tt, has_fast, vector_bits, vregs) / o;
+        if (plain && tt > KPLAN_PLAIN_TMAX) continue;
+        double cost = kplan_conv_cost(&g, o, tt, has_fast, plain, vector_bits, vregs) / o;
         if ((double)o * 16 * (double)icg * (double)(c->kh * c->kw) * 4 > 768.0 * 1024) cost *= 1.1;
         if (o == req_oc && tt == req_t) cost = -1;
         if (!found || cost < best - 1e-9) found = 1, best = cost, *oc = o, *t = tt;
