@@ -543,8 +543,10 @@ static int measure_row(const Options *o, OrtClient *ort, const char *name, const
     }
     double *ort_ms = calloc((size_t)timed, sizeof *ort_ms);
     double *pp_ms = calloc((size_t)timed, sizeof *pp_ms);
-    if (!ort_ms || !pp_ms) {
-        free(ort_ms), free(pp_ms);
+    double *pair = calloc((size_t)timed, sizeof *pair); /* per round: ORT / ppcc batch medians */
+    int n_pair = 0;
+    if (!ort_ms || !pp_ms || !pair) {
+        free(ort_ms), free(pp_ms), free(pair);
         ppcrt_session_free(sess);
         fprintf(stderr, "bench: out of memory\n");
         return -1;
@@ -575,6 +577,8 @@ static int measure_row(const Options *o, OrtClient *ort, const char *name, const
                 break;
             }
         }
+        if (have_ppcc && !ort_failed)
+            pair[n_pair++] = bench_median(ort_ms + done, n) / bench_median(pp_ms + done, n);
         done += n;
     }
     if (have_load && cpuload_sample(ort->pid, &load1) == 0)
@@ -618,6 +622,7 @@ static int measure_row(const Options *o, OrtClient *ort, const char *name, const
         row->ppcc_ok = 1;
         row->ppcc_ms = bench_median(pp_ms, timed);
         row->ppcc_min_ms = bench_min(pp_ms, timed);
+        if (!ort_failed && n_pair > 0) row->paired = bench_median(pair, n_pair);
         row->rel_l2 = have_ort_out ? rel_l2_file(p->out[0], p->out_numel, ort_out) : NAN;
         char pp_out[1024];
         snprintf(pp_out, sizeof pp_out, "%s/%s.ppcc_t%d.pb", o->work_dir, name, T);
@@ -636,12 +641,13 @@ static int measure_row(const Options *o, OrtClient *ort, const char *name, const
     printf("bench: %s, %d thread%s: background CPU %s, ORT median %.2f ms (min %.2f)", name, T,
            T == 1 ? "" : "s", bg, row->ort_ms, row->ort_min_ms);
     if (row->ppcc_ok)
-        printf(", ppcc median %.2f ms (min %.2f), rel L2 %.2e\n", row->ppcc_ms, row->ppcc_min_ms,
-               row->rel_l2);
+        printf(", ppcc median %.2f ms (min %.2f), rel L2 %.2e, ORT/ppcc paired %.2f\n", row->ppcc_ms,
+               row->ppcc_min_ms, row->rel_l2, row->paired);
     else
         printf(", ppcc: not available (%s)\n", row->ppcc_reason);
     free(ort_ms);
     free(pp_ms);
+    free(pair);
     ppcrt_session_free(sess);
     return ort_failed ? -1 : 0;
 }
@@ -916,6 +922,7 @@ int main(int argc, char **argv)
             r->gmacs = m->gmacs;
             r->threads = o.threads[ti];
             r->rel_l2 = NAN;
+            r->paired = NAN;
             r->background_pct = NAN;
             r->cpu = -2;
             r->ort_ms = r->ort_min_ms = r->ppcc_ms = r->ppcc_min_ms = NAN;

@@ -65,6 +65,9 @@ typedef struct BenchRow {
     char ppcc_reason[256];
     double ppcc_ms, ppcc_min_ms;
     double rel_l2;          /* ppcc vs ORT output, NaN if not measured */
+    double paired;          /* median over the alternating rounds of (ORT batch median / ppcc batch
+                             * median): the two engines timed seconds apart, so a drift of the
+                             * host's speed cancels; NaN if not measured */
     double peak_gflops;     /* measured FMA peak for this thread count (0 if unknown) */
     double background_pct;  /* CPU share used by other processes while timing (NaN unknown) */
     int runs;               /* timed runs per engine */

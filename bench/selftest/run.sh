@@ -5,7 +5,8 @@
 # and checks its report: both engines measured at 1 and 2 threads, ppcc also with 1 and 2 threads
 # alternating, the ppcc-vs-ORT error tiny, ORT-vs-reference error tiny; then a deliberately wrong
 # build (-DPERTURB) must show an error above 1e-4, and a compiler that fails must give
-# "ppcc: not available (compile failed: ...)" (and no alternating timing).
+# "ppcc: not available (compile failed: ...)" (and no alternating timing). The paired ORT/ppcc
+# ratio of each row must be printed and agree with the ratio of the medians within 2x.
 #   usage: bench/selftest/run.sh BUILD_DIR     (needs bench/setup.sh to have run)
 set -e
 BUILD=${1:-build}
@@ -32,6 +33,12 @@ check "two rows, ORT and ppcc numbers" sh -c "[ \$(grep -cE '^gemm +0\.000 +[12]
 check "ppcc vs ORT rel L2 < 1e-5" l2_below "$OUT/good.log" 1e-5
 check "ORT vs reference < 1e-5" sh -c "grep -E '^gemm .* [0-9.]+e-0[6-9] *$' '$OUT/good.log' >/dev/null"
 check "1 and 2 threads alternating" grep -qE '^bench: gemm: alternating, ppcc median [0-9.]+ ms at 1 thread, [0-9.]+ ms at 2 \([0-9.]+x\)$' "$OUT/good.log"
+# the paired ratio (median of the rounds' ORT/ppcc batch medians) is printed for both rows and
+# lies within 2x of the ratio of the medians
+paired_sane() { grep -E '^bench: gemm, [12] threads?: .*ORT median ([0-9.]+) ms .*ppcc median ([0-9.]+) ms .*ORT/ppcc paired ([0-9.]+)$' "$1" |
+  sed -E 's/.*ORT median ([0-9.]+) ms .*ppcc median ([0-9.]+) ms .*paired ([0-9.]+)$/\1 \2 \3/' |
+  awk '{ n++; q = $1 / $2; if (!($3 > 0 && $3 < 2 * q && $3 > q / 2)) bad = 1 } END { exit !(n == 2 && !bad) }'; }
+check "paired ORT/ppcc ratio per row" paired_sane "$OUT/good.log"
 check "FMA peak measured" grep -qE '^FMA peak \(.*\): 1 thread [0-9.]+ GFLOP/s, 2 threads' "$OUT/good.log"
 
 FIXTURE_CFLAGS=-DPERTURB=0.01f $BENCH > "$OUT/wrong.log" 2>&1 || { cat "$OUT/wrong.log"; exit 1; }
