@@ -22,6 +22,9 @@
  *     where the tap falls into the padding, and past the item's end) and run the same code on
  *     it: the gather path. Instances with PS = 0 (strides other than 1, 2) use the gather path
  *     everywhere.
+ *   - plain input with kernels at least 5 wide, in items of one output row (p->scr_w > 0): the
+ *     item first copies its input rows with their zero padding onto the stack, and every tile,
+ *     the last, partial one included, runs the fast path on the copy (kconv_item_rows).
  * Loop order per item: input-block chunks (icb_chunk blocks; the planner makes it all of them
  * unless the weights are very large) outside, tiles inside; partial sums go through y between
  * chunks. Inside a tile: taps, then input blocks (the gather path's pixel offsets are computed
@@ -251,6 +254,53 @@ typedef void (*KConvFastFn)(const KConvParams *, float *, const float *, const f
 typedef void (*KConvPtrFn)(const KConvParams *, float *, const float *, const float *, int32_t, int32_t,
                            const int32_t *, const int32_t *, int);
 
+/* One work item of plain input (ICI = 1, fast path) with a row copy (p->scr_w > 0): the
+ * item is output row oh0, all channels in one pass. The input rows its taps read that exist are
+ * copied with the zero padding around them (columns: pw zeros, the row, zeros up to scr_w, which
+ * covers the last tile's T pixels) into a stack buffer, so every tile takes the fast path: no
+ * border taps to gather, and the last, partial tile computes T pixels and stores its nv. Rows
+ * outside the input are not copied; the fast path skips their taps as it does without the copy. */
+KC_INLINE void kconv_item_rows(const KConvParams *p, const float *xg, const float *wg, const float *bias,
+                               const float *rb, float *yb, int64_t ocb0, int64_t pix0, int64_t pix1,
+                               KConvFastFn fast, const int OC, const int T)
+{
+    float buf[KCONV_SCRATCH_FLOATS] __attribute__((aligned(64)));
+    float accm[KCONV_ACCMAX * KC_VL] __attribute__((aligned(64)));
+    const int32_t oh0 = (int32_t)(pix0 / p->ow), ih0 = oh0 * p->sh - p->ph;
+    const int32_t rows = (p->kh - 1) * p->dh + 1, W = p->scr_w;
+    int32_t r0 = ih0 < 0 ? -ih0 : 0, r1 = ih0 + rows > p->ih ? p->ih - ih0 : rows; /* copied rows [r0, r1) */
+    if (r1 < r0) r1 = r0;
+    const int32_t nr = r1 - r0;
+    for (int32_t c = 0; c < p->icb_g; c++)
+        for (int32_t r = 0; r < nr; r++) {
+            const float *src = xg + c * p->x_blk + (int64_t)(ih0 + r0 + r) * p->x_row;
+            float *dst = buf + (c * nr + r) * W;
+            const int32_t lo = p->pw < W ? p->pw : W, hi = p->pw + p->iw < W ? p->pw + p->iw : W;
+            for (int32_t j = 0; j < lo; j++) dst[j] = 0.0f;
+            for (int32_t j = lo; j < hi; j++) dst[j] = src[j - p->pw];
+            for (int32_t j = hi; j < W; j++) dst[j] = 0.0f;
+        }
+    KConvParams q = *p; /* the copy's geometry: row ih0 + r0 is its row 0, column -pw its column 0 */
+    q.x_blk = (int64_t)nr * W, q.x_row = W, q.x_pix = 1, q.ih = nr, q.iw = W;
+    for (int64_t t0 = pix0; t0 < pix1; t0 += T) {
+        const int nv = pix1 - t0 < T ? (int)(pix1 - t0) : T;
+        const int32_t iwb = (int32_t)(t0 - pix0) * p->sw;
+        float *yt = yb + t0 * KC_VL;
+        const float *rt = rb ? rb + t0 * KC_VL : 0;
+        if (nv == T) {
+            fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, bias + ocb0 * KC_VL, rt, yt);
+            continue;
+        }
+        for (int o = 0; o < OC; o++) {
+            const kc_v16 b = kc_load(bias + (ocb0 + o) * KC_VL);
+            for (int j = 0; j < T; j++)
+                kc_store(accm + (o * T + j) * KC_VL, rt && j < nv ? b + kc_load(rt + o * p->y_blk + j * KC_VL) : b);
+        }
+        fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, 0, 0, 0);
+        kconv_store(p, accm, yt, nv, 1, OC, T);
+    }
+}
+
 /* One work item: image n, output-channel tile og, output pixels [pix0, pix1). */
 KC_INLINE void kconv_item(const KConvParams *p, const float *x, const float *w, const float *bias,
                           const float *res, float *y, int64_t n, int64_t og, int64_t pix0, int64_t pix1,
@@ -261,6 +311,9 @@ KC_INLINE void kconv_item(const KConvParams *p, const float *x, const float *w, 
     const float *wg = w + og * p->w_og;
     float *yb = y + n * p->y_img + ocb0 * p->y_blk;
     const float *rb = p->has_res ? res + n * p->y_img + ocb0 * p->y_blk : 0;
+    if (PS != 0 && PS < KC_VL && p->scr_w > 0) { /* plain input (PS = stride): row copy */
+        kconv_item_rows(p, xg, wg, bias, rb, yb, ocb0, pix0, pix1, fast, OC, T);
+    } else {
     float accm[KCONV_ACCMAX * KC_VL] __attribute__((aligned(64)));
     for (int32_t c0 = 0; c0 < p->icb_g; c0 += p->icb_chunk) {
         const int32_t c1 = c0 + p->icb_chunk < p->icb_g ? c0 + p->icb_chunk : p->icb_g;
@@ -299,6 +352,7 @@ KC_INLINE void kconv_item(const KConvParams *p, const float *x, const float *w, 
             }
             kconv_store(p, accm, yt, nv, c1 == p->icb_g, OC, T);
         }
+    }
     }
     /* an activation with act(0) != 0 wrote it into the last block's padded lanes: zero them */
     if (p->keep_lanes && (ocb0 + OC) * p->y_blk == p->y_img) {

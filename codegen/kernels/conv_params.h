@@ -49,7 +49,12 @@ typedef struct KConvParams {
     int32_t has_res;
     int32_t keep_lanes;   /* 0, or the channels (1..15) of the last output block when the activation
                              does not map 0 to 0: its other lanes are zeroed after each item */
+    int32_t scr_w;        /* plain input, one output row per item: > 0 = columns of a zero-padded
+                             copy of the item's input rows (conv.h kconv_item_rows), 0 = none */
 } KConvParams;
+
+/* Floats of the plain conv's zero-padded row copy (on the stack): 24 KB. */
+#define KCONV_SCRATCH_FLOATS 6144
 
 /* ---------------------------------------------------------------- depthwise conv (conv_dw.h) */
 #define KDW_TMAX 16

@@ -444,6 +444,44 @@ START_TEST(test_every_tile)
 }
 END_TEST
 
+START_TEST(test_plain_row_copy)
+{
+    /* plain input with kernels at least 5 wide: items copy their input rows with the padding
+     * (conv.h kconv_item_rows); every tile that fits, strides 1 and 2, pads 0-3, widths with a
+     * partial last tile, rows of the copy clipped at the top and bottom, residual and activation */
+    static const int shapes[][2] = {
+#define SH(OC, T, ...) {OC, T},
+        KCONV_SHAPES(SH, )
+#undef SH
+    };
+    CgTarget tg = {.is_x86 = 1, .vector_bits = 512, .vregs = 32, .has_fma = 1};
+    int fails = 0, k = 0, copied = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int v = 0; v < 4; v++) {
+            int ks = v % 2 ? 7 : 5, stride = v / 2 + 1, pad = (int)(s + v) % 4;
+            Case c = base_case(1, 1 + (int)s % 4, 8 + (int)s % 6, 16 * 12, ks, stride, pad);
+            c.blocked_in = 0;
+            c.iw = 23 + 3 * (int)s;
+            c.oc_tile = shapes[s][0], c.ow_tile = shapes[s][1];
+            c.residual = (k % 3) == 0;
+            c.act = k % 2 ? ACT_RELU : ACT_NONE;
+            fails += expect_native(&c, 5000 + (uint64_t)k++);
+            /* the plan takes the row copy (else this test would not test it) */
+            int64_t oh = (c.ih + 2 * pad - ks) / stride + 1, ow = (c.iw + 2 * pad - ks) / stride + 1;
+            CgConvDesc d = {.n = 1, .ic = c.ic, .ih = c.ih, .iw = c.iw, .oc = c.oc, .oh = oh, .ow = ow, .kh = ks,
+                            .kw = ks, .sh = stride, .sw = stride, .dh = 1, .dw = 1, .ph = pad, .pw = pad,
+                            .group = 1, .oc_tile = c.oc_tile, .ow_tile = c.ow_tile};
+            CgConvPlan pl;
+            if (ow >= shapes[s][1] && cg_conv_plan(&d, &tg, &pl) && pl.conv.ow_tile == shapes[s][1]) {
+                ck_assert_int_gt(pl.conv.scr_w, 0);
+                copied++;
+            }
+        }
+    ck_assert_int_eq(fails, 0);
+    ck_assert_int_ge(copied, 32);
+}
+END_TEST
+
 START_TEST(test_activations)
 {
     int fails = 0;
@@ -543,6 +581,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_layers);
     tcase_add_test(tc, test_every_tile);
+    tcase_add_test(tc, test_plain_row_copy);
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_fallback);
