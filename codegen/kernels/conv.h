@@ -301,19 +301,12 @@ KC_INLINE void kconv_item_rows(const KConvParams *p, const float *xg, const floa
     }
 }
 
-/* One work item: image n, output-channel tile og, output pixels [pix0, pix1). */
-KC_INLINE void kconv_item(const KConvParams *p, const float *x, const float *w, const float *bias,
-                          const float *res, float *y, int64_t n, int64_t og, int64_t pix0, int64_t pix1,
-                          KConvFastFn fast, KConvPtrFn ptr, const int OC, const int T, const int PS)
+/* The tiles of one item, input-block chunk by chunk: the fast path where a tile lies inside an
+ * output row, the gather path for its border taps and for the other tiles. */
+KC_INLINE void kconv_item_tiles(const KConvParams *p, const float *xg, const float *wg, const float *bias,
+                                const float *rb, float *yb, int64_t ocb0, int64_t pix0, int64_t pix1,
+                                KConvFastFn fast, KConvPtrFn ptr, const int OC, const int T, const int PS)
 {
-    const int64_t ocb0 = og * OC, grp = ocb0 / p->ocb_g;
-    const float *xg = x + n * p->x_img + grp * p->icb_g * p->x_blk;
-    const float *wg = w + og * p->w_og;
-    float *yb = y + n * p->y_img + ocb0 * p->y_blk;
-    const float *rb = p->has_res ? res + n * p->y_img + ocb0 * p->y_blk : 0;
-    if (PS != 0 && PS < KC_VL && p->scr_w > 0) { /* plain input (PS = stride): row copy */
-        kconv_item_rows(p, xg, wg, bias, rb, yb, ocb0, pix0, pix1, fast, OC, T);
-    } else {
     float accm[KCONV_ACCMAX * KC_VL] __attribute__((aligned(64)));
     for (int32_t c0 = 0; c0 < p->icb_g; c0 += p->icb_chunk) {
         const int32_t c1 = c0 + p->icb_chunk < p->icb_g ? c0 + p->icb_chunk : p->icb_g;
@@ -353,7 +346,22 @@ KC_INLINE void kconv_item(const KConvParams *p, const float *x, const float *w, 
             kconv_store(p, accm, yt, nv, c1 == p->icb_g, OC, T);
         }
     }
-    }
+}
+
+/* One work item: image n, output-channel tile og, output pixels [pix0, pix1). */
+KC_INLINE void kconv_item(const KConvParams *p, const float *x, const float *w, const float *bias,
+                          const float *res, float *y, int64_t n, int64_t og, int64_t pix0, int64_t pix1,
+                          KConvFastFn fast, KConvPtrFn ptr, const int OC, const int T, const int PS)
+{
+    const int64_t ocb0 = og * OC, grp = ocb0 / p->ocb_g;
+    const float *xg = x + n * p->x_img + grp * p->icb_g * p->x_blk;
+    const float *wg = w + og * p->w_og;
+    float *yb = y + n * p->y_img + ocb0 * p->y_blk;
+    const float *rb = p->has_res ? res + n * p->y_img + ocb0 * p->y_blk : 0;
+    if (PS != 0 && PS < KC_VL && p->scr_w > 0) /* plain input (PS = its stride) with a row copy */
+        kconv_item_rows(p, xg, wg, bias, rb, yb, ocb0, pix0, pix1, fast, OC, T);
+    else
+        kconv_item_tiles(p, xg, wg, bias, rb, yb, ocb0, pix0, pix1, fast, ptr, OC, T, PS);
     /* an activation with act(0) != 0 wrote it into the last block's padded lanes: zero them */
     if (p->keep_lanes && (ocb0 + OC) * p->y_blk == p->y_img) {
         float *yl = yb + (OC - 1) * p->y_blk;
