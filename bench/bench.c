@@ -658,6 +658,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: bench [options] [MODEL...]   (default: resnet18 mobilenet_v2 squeezenet1_1 vgg16)\n"
             "Benchmarks ppcc-compiled models against ONNX Runtime, alternating the two in one run.\n"
+            "Latency ratios: of the medians, and paired (the median of each round's ratio of the\n"
+            "two engines' batch medians); a latency target is met only when both reach it.\n"
             "MODEL@pR (e.g. resnet18@p0.72): the model pattern-pruned at connectivity R (ppcc --prune\n"
             "--admm-iters 0 --no-refit --connectivity R --tune) against ONNX Runtime on the dense model.\n"
             "  --models DIR        exported models: DIR/MODEL/model.onnx, test_data_set_0/*.pb (build/models)\n"
