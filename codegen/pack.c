@@ -162,7 +162,7 @@ int cg_conv_plan(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
      * altogether, wrong sums: 0.78x); 3x3 first layers, whose tiles gather fewer taps per copied
      * row, 0.987x (vgg16) and 1.016x (mobilenet_v2), so they keep the gathers */
     if (!c->blocked_in && g.kw >= 5 && (g.sw == 1 || g.sw == 2) && q->pix_per_item == g.ow &&
-        q->n_pg == g.oh && q->icb_chunk == icb_g) {
+        q->icb_chunk == icb_g) {
         int64_t w = (cdiv(g.ow, t) * t - 1) * g.sw + (g.kw - 1) * g.dw + 1;
         if (icb_g * ((g.kh - 1) * g.dh + 1) * w <= KCONV_SCRATCH_FLOATS) q->scr_w = (int32_t)w;
     }

@@ -254,6 +254,25 @@ typedef void (*KConvFastFn)(const KConvParams *, float *, const float *, const f
 typedef void (*KConvPtrFn)(const KConvParams *, float *, const float *, const float *, int32_t, int32_t,
                            const int32_t *, const int32_t *, int);
 
+/* Start a tile's accumulators in accm ([OC][T][16]) for its nv valid pixels: from the partial
+ * sums in y (yp, a later input-block chunk), else from the bias bt (+ the residual rt); pixels
+ * past nv start from 0 (partial sums) or the bias. */
+KC_INLINE void kconv_acc_begin(const KConvParams *p, float *accm, const float *bt, const float *rt, const float *yp,
+                               int nv, const int OC, const int T)
+{
+    for (int o = 0; o < OC; o++) {
+        const kc_v16 b = kc_load(bt + o * KC_VL);
+        for (int j = 0; j < T; j++) {
+            kc_v16 v = kc_splat(0.0f);
+            if (yp)
+                v = j < nv ? kc_load(yp + o * p->y_blk + j * KC_VL) : v;
+            else
+                v = rt && j < nv ? b + kc_load(rt + o * p->y_blk + j * KC_VL) : b;
+            kc_store(accm + (o * T + j) * KC_VL, v);
+        }
+    }
+}
+
 /* One work item of plain input (ICI = 1, fast path) with a row copy (p->scr_w > 0): the
  * item is output row oh0, all channels in one pass. The input rows its taps read that exist are
  * copied with the zero padding around them (columns: pw zeros, the row, zeros up to scr_w, which
@@ -271,11 +290,11 @@ KC_INLINE void kconv_item_rows(const KConvParams *p, const float *xg, const floa
     int32_t r0 = ih0 < 0 ? -ih0 : 0, r1 = ih0 + rows > p->ih ? p->ih - ih0 : rows; /* copied rows [r0, r1) */
     if (r1 < r0) r1 = r0;
     const int32_t nr = r1 - r0;
+    const int32_t lo = p->pw < W ? p->pw : W, hi = p->pw + p->iw < W ? p->pw + p->iw : W; /* the row's columns */
     for (int32_t c = 0; c < p->icb_g; c++)
         for (int32_t r = 0; r < nr; r++) {
             const float *src = xg + c * p->x_blk + (int64_t)(ih0 + r0 + r) * p->x_row;
             float *dst = buf + (c * nr + r) * W;
-            const int32_t lo = p->pw < W ? p->pw : W, hi = p->pw + p->iw < W ? p->pw + p->iw : W;
             for (int32_t j = 0; j < lo; j++) dst[j] = 0.0f;
             for (int32_t j = lo; j < hi; j++) dst[j] = src[j - p->pw];
             for (int32_t j = hi; j < W; j++) dst[j] = 0.0f;
@@ -291,11 +310,7 @@ KC_INLINE void kconv_item_rows(const KConvParams *p, const float *xg, const floa
             fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, bias + ocb0 * KC_VL, rt, yt);
             continue;
         }
-        for (int o = 0; o < OC; o++) {
-            const kc_v16 b = kc_load(bias + (ocb0 + o) * KC_VL);
-            for (int j = 0; j < T; j++)
-                kc_store(accm + (o * T + j) * KC_VL, rt && j < nv ? b + kc_load(rt + o * p->y_blk + j * KC_VL) : b);
-        }
+        kconv_acc_begin(p, accm, bias + ocb0 * KC_VL, rt, 0, nv, OC, T);
         fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, 0, 0, 0);
         kconv_store(p, accm, yt, nv, 1, OC, T);
     }
@@ -322,18 +337,7 @@ KC_INLINE void kconv_item_tiles(const KConvParams *p, const float *xg, const flo
                 fast(p, accm, xg, wg, c0, c1, ihb, iwb, bias + ocb0 * KC_VL, rb ? rb + t0 * KC_VL : 0, yt);
                 continue;
             }
-            for (int o = 0; o < OC; o++) {
-                float *ao = accm + o * T * KC_VL;
-                const kc_v16 b = kc_load(bias + (ocb0 + o) * KC_VL);
-                for (int j = 0; j < T; j++) {
-                    kc_v16 v = kc_splat(0.0f);
-                    if (c0 > 0)
-                        v = j < nv ? kc_load(yt + o * p->y_blk + j * KC_VL) : v;
-                    else
-                        v = rb && j < nv ? b + kc_load(rb + o * p->y_blk + (t0 + j) * KC_VL) : b;
-                    kc_store(ao + j * KC_VL, v);
-                }
-            }
+            kconv_acc_begin(p, accm, bias + ocb0 * KC_VL, rb ? rb + t0 * KC_VL : 0, c0 > 0 ? yt : 0, nv, OC, T);
             int32_t hb[KCONV_TMAX], wb[KCONV_TMAX];
             kconv_tile_coords(p, t0, nv, T, hb, wb);
             if (in_row) {
