@@ -478,7 +478,7 @@ START_TEST(test_plain_row_copy)
             }
         }
     ck_assert_int_eq(fails, 0);
-    ck_assert_int_ge(copied, 32);
+    ck_assert_int_ge(copied, 40); /* 40 of the 64 cases have a row at least one tile wide */
 }
 END_TEST
 
