@@ -140,8 +140,10 @@ int cg_conv_choose_tile(const Graph *g, const Node *n, const CgTarget *t, int *o
     int xi, wi, bi, ri, yi;
     if (conv_desc(g, n, &desc, &xi, &wi, &bi, &ri, &yi, NULL) != 1) return 0;
     desc.oc_tile = desc.ow_tile = 0; /* let the cost model choose */
+    CgTarget direct = *t;
+    direct.winograd = 0; /* the register tile of the direct kernel, whichever kernel runs */
     CgConvPlan plan;
-    if (!cg_conv_plan(&desc, t, &plan)) return 0;
+    if (!cg_conv_plan(&desc, &direct, &plan)) return 0;
     if (plan.depthwise) {
         *oc_tile = 1;
         *ow_tile = plan.dw.tile;
@@ -173,7 +175,9 @@ int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall
     cg_call_init(call, plan.range_fn);
     call->n_work = plan.n_work;
     call->grain = plan.grain;
-    if (plan.depthwise)
+    if (plan.winograd)
+        cg_call_params(call, &plan.wino, sizeof plan.wino);
+    else if (plan.depthwise)
         cg_call_params(call, &plan.dw, sizeof plan.dw);
     else
         cg_call_params(call, &plan.conv, sizeof plan.conv);

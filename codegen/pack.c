@@ -8,9 +8,16 @@
  * the parameters follow from the geometry: a 1x1 stride-1 unpadded conv is walked as one long
  * row; all input blocks in one pass unless a tile's weights exceed 1 MB.
  *
+ * Winograd (conv_wino.h): with CgTarget.winograd, every conv kplan_wino_ok accepts (blocked
+ * input, one group, 3x3, stride 1, dilation 1) whose padded output lanes need no zeroing; the
+ * tiles per item and input blocks per pass from kplan_wino_blocking. Measured on Cascade Lake
+ * (docs/codegen.md §5), it took 0.35-0.93x the direct kernel's time on every such layer of
+ * resnet18, vgg16 and squeezenet1_1, so no cost comparison is made.
+ *
  * Packing: weights [OC, IC/group, KH, KW] -> per output-channel tile og of OC blocks:
- * [og][icb][kh][kw][ici][oc_tile][16] (conv.h), or [CB][KH][KW][16] (conv_dw.h); padded
- * channels are zero. Bias -> [OCB*16], zero padded.
+ * [og][icb][kh][kw][ici][oc_tile][16] (conv.h), [CB][KH][KW][16] (conv_dw.h), or transformed,
+ * U = G g G^T in double, [og][xi][ICB*16][OGB][16] (conv_wino.h); padded channels are zero.
+ * Bias -> [OCB*16], zero padded.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +33,11 @@ static const char *const conv_fn_names[] = {
 #define NAME_CLASS(CLS, ICI, PS) KCONV_SHAPES(NAME, CLS, ICI, PS)
     KCONV_CLASSES(NAME_CLASS)
 #undef NAME_CLASS
+#undef NAME
+};
+static const char *const conv_wino_fn_names[] = {
+#define NAME(OGB) "kx_wino_" #OGB "_range",
+    KWINO_OGBS(NAME)
 #undef NAME
 };
 static const char *const conv_dw_fn_names[] = {
@@ -99,6 +111,61 @@ static int plan_dw(const CgConvDesc *c, CgConvPlan *p)
     return 1;
 }
 
+static int plan_wino(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
+{
+    KWinoParams *w = &p->wino;
+    memset(w, 0, sizeof *w);
+    const int ogb = kplan_wino_ogb(tg->vector_bits, tg->vregs);
+    const int64_t icb = cdiv(c->ic, BLK), ocb = cdiv(c->oc, BLK), th = cdiv(c->oh, 2), tw = cdiv(c->ow, 2);
+    int64_t tb, chunk;
+    kplan_wino_blocking(th * tw, icb, ogb, &tb, &chunk);
+    w->ih = (int32_t)c->ih, w->iw = (int32_t)c->iw, w->oh = (int32_t)c->oh, w->ow = (int32_t)c->ow;
+    w->ph = (int32_t)c->ph, w->pw = (int32_t)c->pw;
+    w->icb = (int32_t)icb, w->ocb = (int32_t)ocb, w->th = (int32_t)th, w->tw = (int32_t)tw;
+    w->tb = (int32_t)tb, w->chunk = (int32_t)chunk, w->ogb = ogb;
+    w->n_og = cdiv(ocb, ogb);
+    w->n_tb = cdiv(th * tw, tb);
+    w->n_work = c->n * w->n_og * w->n_tb;
+    w->x_img = icb * c->ih * c->iw * BLK;
+    w->y_img = ocb * c->oh * c->ow * BLK;
+    w->act = c->act, w->alpha = c->alpha, w->beta = c->beta;
+    p->winograd = 1;
+    p->n_work = w->n_work;
+    p->grain = 1; /* an item is tb tiles x 16 x all input channels x ogb blocks: large */
+    p->w_floats = (size_t)(w->n_og * 16 * icb * BLK * ogb * BLK);
+    p->b_floats = (size_t)(ocb * BLK);
+    char name[64];
+    snprintf(name, sizeof name, "kx_wino_%d_range", ogb);
+    p->range_fn = fn_name(conv_wino_fn_names, sizeof conv_wino_fn_names / sizeof conv_wino_fn_names[0], name);
+    IR_ASSERT(p->range_fn);
+    snprintf(p->note, sizeof p->note, "conv NCHW16c 3x3 s1 winograd F(2x2,3x3) %lld tiles x %d blocks", (long long)tb,
+             ogb);
+    return 1;
+}
+
+/* Weights [OC, IC, 3, 3] -> U = G g G^T per filter and channel (in double), at
+ * [og][xi][ICB*16][OGB][16] (conv_wino.h). */
+static void pack_wino(const CgConvDesc *c, const CgConvPlan *p, const float *w, float *dst)
+{
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    const KWinoParams *q = &p->wino;
+    const int64_t c16 = (int64_t)q->icb * BLK, ogb = q->ogb;
+    for (int64_t oc = 0; oc < c->oc; oc++) {
+        const int64_t blk = oc / BLK, og = blk / ogb, o = blk % ogb, lane = oc % BLK;
+        for (int64_t ic = 0; ic < c->ic; ic++) {
+            const float *g = w + (oc * c->ic + ic) * 9;
+            double t[4][3];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                    const double u = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+                    dst[(((og * 16 + i * 4 + j) * c16 + ic) * ogb + o) * BLK + lane] = (float)u;
+                }
+        }
+    }
+}
+
 int cg_conv_plan(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
 {
     memset(p, 0, sizeof *p);
@@ -120,6 +187,8 @@ int cg_conv_plan(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     const int64_t icb_g = c->blocked_in ? cdiv(icg, BLK) : icg;
     const int64_t ocb_g = cdiv(ocg, BLK), ocb = ocb_g * c->group;
     const KConvGeom lg = {c->ih, c->iw, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw};
+    if (tg->winograd && !c->keep_lanes && kplan_wino_ok(&lg, c->group, c->blocked_in, tg->vector_bits, tg->vregs))
+        return plan_wino(c, tg, p);
     const KConvGeom g = kplan_conv_geom(&lg);
     int oct, t;
     if (!kplan_conv_tile(&lg, ocb_g, icb_g * ici, !c->blocked_in, tg->vector_bits, tg->vregs, c->oc_tile, c->ow_tile, &oct, &t))
@@ -189,6 +258,10 @@ void cg_conv_pack_weights(const CgConvDesc *c, const CgConvPlan *p, const float 
 {
     const int64_t khw = c->kh * c->kw;
     memset(dst, 0, p->w_floats * sizeof(float));
+    if (p->winograd) {
+        pack_wino(c, p, w, dst);
+        return;
+    }
     if (p->depthwise) {
         for (int64_t ch = 0; ch < c->oc; ch++)
             for (int64_t k = 0; k < khw; k++) dst[((ch / BLK) * khw + k) * BLK + ch % BLK] = w[ch * khw + k];

@@ -1,6 +1,7 @@
 /* pack.h — compile-time preparation of the convolution kernels (codegen/kernels/conv.h,
  * conv_dw.h): choosing a kernel instance and register tile and filling its parameter struct
- * (the plan), and packing weights and bias into the layouts the kernels read. Native C, run by
+ * (the plan), and packing weights and bias into the layouts the kernels read (for the Winograd
+ * kernel: the weights transformed). Native C, run by
  * ppcc while it lowers a Conv node (lower_conv.c); also used by the kernel tests and the
  * convolution benchmark.
  */
@@ -30,9 +31,11 @@ typedef struct CgConvDesc {
 } CgConvDesc;
 
 typedef struct CgConvPlan {
-    int depthwise;                /* 1: dw (KDwParams), 0: conv (KConvParams) */
+    int depthwise;                /* 1: dw (KDwParams), 0: conv (KConvParams) or Winograd */
+    int winograd;                 /* 1: Winograd F(2x2,3x3) (KWinoParams, conv_wino.h) */
     KConvParams conv;
     KDwParams dw;
+    KWinoParams wino;
     const char *range_fn;         /* exported kernel instance, e.g. "kx_conv_b1_2x14_range" */
     int64_t n_work, grain;
     size_t w_floats, b_floats;    /* packed weight and bias sizes */
@@ -41,7 +44,8 @@ typedef struct CgConvPlan {
 
 /* Plan desc for target t. Returns 1, or 0 if no native kernel handles it (groups whose
  * channels are not multiples of 16, plain-input depthwise, shapes too large for the kernels'
- * 32-bit coordinates, ...). */
+ * 32-bit coordinates, ...). With t->winograd, a 3x3 stride-1 conv the Winograd kernel handles
+ * goes to it (the requested register tile is then ignored). */
 int cg_conv_plan(const CgConvDesc *desc, const CgTarget *t, CgConvPlan *plan);
 /* Pack ONNX weights w [OC, IC/group, KH, KW] into dst (plan->w_floats floats, zero padded). */
 void cg_conv_pack_weights(const CgConvDesc *desc, const CgConvPlan *plan, const float *w, float *dst);

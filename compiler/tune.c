@@ -75,6 +75,7 @@ static int cand_open(TuneCtx *t, const Graph *g, TuneCand *c, Diag *d)
     co.fallback_lib = t->fallback;
     co.producer = "ppcc --tune";
     co.pattern_band_bytes = t->band_bytes;
+    co.no_winograd = t->no_winograd;
     if (cg_compile(g, &co, c->path, d)) return -1;
     PpcrtSessionOptions so = {.n_threads = 1};
     if (ppcrt_model_load(c->path, &c->m) || ppcrt_session_create(c->m, &so, &c->s))

@@ -11,6 +11,7 @@ typedef struct TuneCtx {
     char dir[512];          /* private temporary directory */
     int count;
     int64_t band_bytes;     /* CgOptions.pattern_band_bytes of the model's compile (set after tune_init) */
+    int no_winograd;        /* CgOptions.no_winograd of the model's compile (set after tune_init) */
 } TuneCtx;
 
 int tune_init(TuneCtx *t, const CgTargetDesc *td, const char *fallback, Diag *d);

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codegen/kernels/conv_plan.h"
 #include "codegen/kernels/pattern_plan.h"
 #include "passes/pattern_tune.h"
 
@@ -360,14 +361,14 @@ static void tune_key(const Graph *g, int i, const PatLayer *L, const PassContext
         if (*c == ' ' || *c == ';') *c = '_';
     snprintf(key, n,
              "kv=%d;cpu=%s;x=%lldx%lldx%lldx%lld%s;m=%lld;k=%lldx%lld;s=%lldx%lld;d=%lldx%lld;p=%lld,%lld,%lld,%lld;"
-             "res=%d;act=%s;v=%d;nk=%lld;band=%lld;sig=%016llx",
+             "res=%d;act=%s;v=%d;nk=%lld;band=%lld;wino=%d;sig=%016llx",
              KPAT_KERNEL_VERSION, cpu, (long long)x->dims[0], (long long)L->C, (long long)L->geo.in[0], (long long)L->geo.in[1],
              x->rank == 5 ? "b" : "", (long long)L->M, (long long)L->KH, (long long)L->KW,
              (long long)L->geo.stride[0], (long long)L->geo.stride[1], (long long)L->geo.dilation[0],
              (long long)L->geo.dilation[1], (long long)L->geo.pad_begin[0], (long long)L->geo.pad_begin[1],
              (long long)L->geo.pad_end[0], (long long)L->geo.pad_end[1], nd->n_in > 3 && nd->in[3] >= 0,
              ir_attr_str(nd, "activation", "none"), ctx->target_vector_bits, (long long)L->NK,
-             (long long)ctx->pattern_band_bytes, (unsigned long long)h);
+             (long long)ctx->pattern_band_bytes, !ctx->no_winograd, (unsigned long long)h);
 }
 
 /* --tune times the cost model's TUNE_CANDIDATES best tiles with the default accumulator budget
@@ -459,6 +460,12 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
         PatChoice best = cand[0];
         const int64_t N = g->values[n->in[0]].dims[0];
         double dense = (double)(L.geo.out[0] * L.geo.out[1] * L.M * L.C * L.KH * L.KW) / 16.0 / 2.0 / DENSE_EFF;
+        /* the dense conv of such a layer runs the Winograd kernel (codegen/pack.c) */
+        const KConvGeom kg = {L.geo.in[0], L.geo.in[1], L.geo.out[0], L.geo.out[1], L.KH, L.KW, L.geo.stride[0],
+                              L.geo.stride[1], L.geo.dilation[0], L.geo.dilation[1], L.geo.pad_begin[0],
+                              L.geo.pad_begin[1]};
+        const int wino = !(ctx && ctx->no_winograd) && kplan_wino_ok(&kg, 1, g->values[n->in[0]].rank == 5, vbits, vregs);
+        if (wino) dense = kplan_wino_cycles(&kg, L.C, L.M);
         double sparse = best.cycles;
         char hist[200] = "";
         size_t hl = 0;
@@ -470,12 +477,12 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
         snprintf(stats, sizeof stats,
                  "filters %lld, kernels kept %lld of %lld (%.1f%%), MACs %lld of %lld, patterns [%s], %lld bytes vs %lld dense "
                  "(%.2fx), tile %s %dx%d, cblock %lld, loads/FMA %.2f planned vs %.2f naive, predicted "
-                 "%.2f Mcycles vs %.2f dense",
+                 "%.2f Mcycles vs %.2f dense%s",
                  (long long)L.M, (long long)L.NK, (long long)(L.M * L.C), 100.0 * (double)L.NK / (double)(L.M * L.C),
                  (long long)(N * L.NK * L.NT * L.geo.out[0] * L.geo.out[1]),
                  (long long)(N * L.M * L.C * L.KH * L.KW * L.geo.out[0] * L.geo.out[1]), hist, (long long)bytes, (long long)dense_bytes, (double)dense_bytes / (double)(bytes ? bytes : 1),
                  best.tile.flat ? "flat" : "rows", best.tile.r, best.tile.u, (long long)best.cblock, best.loads_plan,
-                 best.loads_naive, sparse * (double)N / 1e6, dense * (double)N / 1e6);
+                 best.loads_naive, sparse * (double)N / 1e6, dense * (double)N / 1e6, wino ? " (winograd)" : "");
         if (ir_attr_int(&g->nodes[i], "pattern_detected", 0)) {
             size_t sl = strlen(stats);
             snprintf(stats + sl, sizeof stats - sl, "; patterns detected from the weights (pass pattern-detect)");

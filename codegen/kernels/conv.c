@@ -7,6 +7,7 @@
 
 #include "conv.h"
 #include "conv_dw.h"
+#include "conv_wino.h"
 
 #define KCONV_WRAP(OC, T, CLS, ICI, PS)                                                           \
     void kx_conv_##CLS##_##OC##x##T##_range(const void *params, void *const *bufs, int64_t begin, \
@@ -24,3 +25,10 @@ KCONV_CLASSES(KCONV_WRAP_CLASS)
     }
 #define KDW_WRAP_CLASS(CLS, PS, KW) KDW_SHAPES(KDW_WRAP, CLS, PS, KW)
 KDW_CLASSES(KDW_WRAP_CLASS)
+
+#define KWINO_WRAP(OGB)                                                                           \
+    void kx_wino_##OGB##_range(const void *params, void *const *bufs, int64_t begin, int64_t end) \
+    {                                                                                             \
+        k_wino_##OGB##_range(params, bufs, begin, end);                                           \
+    }
+KWINO_OGBS(KWINO_WRAP)

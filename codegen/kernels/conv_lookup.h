@@ -10,6 +10,7 @@
 
 #include "codegen/kernels/conv.h"
 #include "codegen/kernels/conv_dw.h"
+#include "codegen/kernels/conv_wino.h"
 
 typedef void (*KConvRangeFn)(const void *, void *const *, int64_t, int64_t);
 
@@ -30,6 +31,9 @@ static inline KConvRangeFn kconv_find_range(const char *name)
         KDW_CLASSES(DW_CLASS)
 #undef DW_CLASS
 #undef DW_FN
+#define WINO_FN(OGB) {"kx_wino_" #OGB "_range", kx_wino_##OGB##_range},
+        KWINO_OGBS(WINO_FN)
+#undef WINO_FN
     };
     for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++)
         if (!strcmp(fns[k].name, name)) return fns[k].fn;

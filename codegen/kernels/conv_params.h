@@ -91,4 +91,28 @@ typedef struct KDwParams {
 /* Floats of the dw kernel's zero-padded input copy (on the stack): 24 KB. */
 #define KDW_SCRATCH_FLOATS 6144
 
+/* ---------------------------------------------------------------- Winograd F(2x2,3x3) (conv_wino.h) */
+/* X(OGB): output blocks per work item (the register tile is 6 tiles x OGB blocks). */
+#define KWINO_OGBS(X) X(4) X(2) X(1)
+#define KWINO_TT_PLAN 6 /* tiles per register tile (conv_wino.h KWINO_TT) */
+
+typedef struct KWinoParams {
+    int64_t n_work;       /* N * n_og * n_tb */
+    int64_t n_og, n_tb;   /* output groups (OGB blocks each), tile blocks per image */
+    int64_t x_img, y_img; /* floats per image of x, y */
+    int32_t ih, iw, oh, ow, ph, pw;
+    int32_t icb, ocb;     /* input and output blocks */
+    int32_t th, tw;       /* 2x2 tiles down and across */
+    int32_t tb;           /* tiles per work item */
+    int32_t chunk;        /* input blocks per pass (tb * chunk * 16 * 16 floats of V on the stack) */
+    int32_t ogb;          /* the instance's OGB (checked by the lowering) */
+    int32_t act;          /* KC_ACT_* with act(0) = 0, or the padded output lanes must be 0 */
+    float alpha, beta;
+} KWinoParams;
+
+/* Stack scratch of the Winograd kernel: V (tiles x chunk blocks x 16 x 16) and M (tiles x OGB x
+ * 16 x 16) floats. 64 KB each. */
+#define KWINO_VFLOATS 16384
+#define KWINO_MFLOATS 16384
+
 #endif

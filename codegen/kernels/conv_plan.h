@@ -197,4 +197,47 @@ static inline int kplan_dw_tile(const KConvGeom *c, int64_t n_items, int req_t, 
     return best;
 }
 
+/* ---------------------------------------------------------------- Winograd F(2x2,3x3) (conv_wino.h) */
+/* Does the Winograd kernel apply: blocked input, one group, 3x3, stride 1, dilation 1, and a
+ * register tile of 6 tiles x 1 block fits (AVX-512: 4 blocks)? */
+static inline int kplan_wino_ok(const KConvGeom *c, int64_t group, int blocked, int vector_bits, int vregs)
+{
+    return blocked && group == 1 && c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 && c->dh == 1 &&
+           c->dw == 1 && kplan_tile_fits(1, KWINO_TT_PLAN, vector_bits, vregs);
+}
+
+/* Output blocks per work item: the most of 4, 2, 1 whose register tile fits. */
+static inline int kplan_wino_ogb(int vector_bits, int vregs)
+{
+    return kplan_tile_fits(4, KWINO_TT_PLAN, vector_bits, vregs) ? 4
+           : kplan_tile_fits(2, KWINO_TT_PLAN, vector_bits, vregs) ? 2 : 1;
+}
+
+/* Tiles per work item and input blocks per pass for ntiles tiles, icb input blocks and ogb:
+ * as many tiles as the stack scratch of M holds (KWINO_MFLOATS: tiles x ogb x 256 floats),
+ * spread evenly over the items; then as many blocks as V holds (tiles x blocks x 256). */
+static inline void kplan_wino_blocking(int64_t ntiles, int64_t icb, int ogb, int64_t *tb, int64_t *chunk)
+{
+    const int64_t tmax = KWINO_MFLOATS / (256 * ogb) < KWINO_VFLOATS / 256 ? KWINO_MFLOATS / (256 * ogb)
+                                                                            : KWINO_VFLOATS / 256;
+    const int64_t n_tb = kplan_cdiv(ntiles, tmax);
+    *tb = kplan_cdiv(ntiles, n_tb);
+    *chunk = KWINO_VFLOATS / (256 * *tb);
+    if (*chunk > icb) *chunk = icb;
+}
+
+/* Predicted cycles of one image: the products (16 per tile, input and output channel) at a
+ * fraction of the FMA peak that falls with the input channels (the transformed weights of an
+ * item's output group, 16 x C x 64 floats, are streamed once per item: from L2 up to 128
+ * channels, beyond from L3). Fitted to bench measurements on Cascade Lake (docs/codegen.md §5):
+ * 0.67-0.69 of the peak at 64 channels, 0.62-0.65 at 128, 0.49-0.53 at 256, 0.35-0.48 at 512. */
+static inline double kplan_wino_cycles(const KConvGeom *c, int64_t ic, int64_t oc)
+{
+    const double tiles = (double)(kplan_cdiv(c->oh, 2) * kplan_cdiv(c->ow, 2));
+    const double c16 = (double)(kplan_cdiv(ic, 16) * 16), m16 = (double)(kplan_cdiv(oc, 16) * 16);
+    double eff = 0.72 - 0.0006 * c16;
+    if (eff < 0.3) eff = 0.3;
+    return tiles * 16.0 * c16 * m16 / 32.0 / eff;
+}
+
 #endif

@@ -12,7 +12,8 @@
  * values the kernels must ignore. Cases: hand-picked shapes (resnet/mobilenet-like layers,
  * every stride/pad/dilation/kernel class, depthwise, channels not multiples of 16, tiny
  * images, N = 2), every compiled register tile and class via the schedule attributes, every
- * activation, and seeded random shapes. A standalone Check program: test_conv [-v].
+ * activation, and seeded random shapes; the Winograd kernel (conv_wino.h) on hand-picked and
+ * random 3x3 stride-1 shapes. A standalone Check program: test_conv [-v].
  */
 #include <check.h>
 #include <math.h>
@@ -63,7 +64,10 @@ typedef struct Case {
     int bias;
     int oc_tile, ow_tile; /* schedule attributes, 0 = absent */
     const char *auto_pad; /* NULL = NOTSET */
+    int winograd;         /* CgTarget.winograd: 3x3 stride-1 convs may take the Winograd kernel */
 } Case;
+
+static char last_fn[64]; /* the kernel instance of the last case run_case lowered */
 
 static Case base_case(int64_t n, int64_t ic, int64_t hw, int64_t oc, int64_t k, int64_t s, int64_t pad)
 {
@@ -185,9 +189,10 @@ static int run_case(const Case *c, uint64_t seed, int *lowered)
     if (c->oc_tile) ir_node_set_int(g, gn, "sched_oc_tile", c->oc_tile);
     if (c->ow_tile) ir_node_set_int(g, gn, "sched_ow_tile", c->ow_tile);
 
-    CgTarget tg = {.is_x86 = 1, .vector_bits = 512, .vregs = 32, .has_fma = 1};
+    CgTarget tg = {.is_x86 = 1, .vector_bits = 512, .vregs = 32, .has_fma = 1, .winograd = c->winograd};
     CgKernelCall call;
     int rc = cg_lower_conv(g, &g->nodes[gn], &tg, &call, &d);
+    snprintf(last_fn, sizeof last_fn, "%s", rc == 1 ? call.range_fn : "");
     int fails = 0;
     *lowered = rc == 1;
     if (rc != 1) {
@@ -554,6 +559,61 @@ START_TEST(test_random)
 }
 END_TEST
 
+/* The Winograd F(2x2,3x3) kernel (conv_wino.h): 3x3 stride-1 convs with CgTarget.winograd, on
+ * shapes that exercise its blocking (several tile blocks per image, several input-block passes,
+ * a partial output group, N = 2), odd and tiny images, asymmetric pads 0-2, every activation,
+ * residual and bias; a shape with padded output lanes and act(0) != 0 must take the direct
+ * kernel (the Winograd kernel does not zero padded lanes). */
+START_TEST(test_winograd)
+{
+    Case cs[128];
+    int n = 0;
+    cs[n++] = base_case(1, 64, 20, 64, 3, 1, 1);  /* 100 tiles: 7 tile blocks */
+    cs[n++] = base_case(1, 80, 9, 40, 3, 1, 1);   /* 5 input blocks: 2 passes; 3 output blocks of a group of 4 */
+    cs[n++] = base_case(2, 16, 7, 100, 3, 1, 1);  /* N = 2, odd image, 7 output blocks */
+    cs[n++] = base_case(1, 5, 1, 3, 3, 1, 1);     /* 1x1 image */
+    cs[n++] = base_case(1, 300, 6, 20, 3, 1, 1);  /* 19 input blocks */
+    cs[n++] = base_case(1, 32, 8, 32, 3, 1, 0);   /* no pads */
+    cs[n++] = base_case(1, 24, 11, 24, 3, 1, 2);  /* pads 2 */
+    cs[n] = base_case(1, 17, 10, 33, 3, 1, 1);    /* asymmetric pads */
+    cs[n].pads[0] = 0, cs[n].pads[1] = 2, cs[n].pads[2] = 1, cs[n].pads[3] = 0, cs[n].iw = 13, n++;
+    cs[n] = base_case(1, 48, 12, 48, 3, 1, 1);    /* residual + clip */
+    cs[n].residual = 1, cs[n].act = ACT_CLIP, cs[n].act_params = 1, cs[n].alpha = -0.5, cs[n].beta = 2, n++;
+    uint64_t rs = 91;
+    while (n < 128) {
+        Case c = base_case(rng_int(&rs, 1, 2), rng_int(&rs, 1, 90), 1, rng_int(&rs, 1, 90), 3, 1, 0);
+        for (int i = 0; i < 4; i++) c.pads[i] = rng_int(&rs, 0, 2);
+        c.ih = rng_int(&rs, 1, 13), c.iw = rng_int(&rs, 1, 25);
+        if (c.ih + c.pads[0] + c.pads[2] < 3) c.ih = 3;
+        if (c.iw + c.pads[1] + c.pads[3] < 3) c.iw = 3;
+        c.act = rng_int(&rs, 0, ACT_COUNT - 1);
+        c.residual = rng_int(&rs, 0, 2) == 0;
+        c.bias = rng_int(&rs, 0, 4) != 0;
+        cs[n++] = c;
+    }
+    int fails = 0, wino = 0;
+    for (int k = 0; k < n; k++) {
+        cs[k].winograd = 1;
+        fails += expect_native(&cs[k], 6000 + (uint64_t)k);
+        Activation a = {.kind = (ActKind)cs[k].act}; /* the defaults run_case gives the kinds */
+        if (cs[k].act_params) a.alpha = cs[k].alpha, a.beta = cs[k].beta;
+        else if (cs[k].act == ACT_CLIP) a.alpha = -INFINITY, a.beta = INFINITY;
+        else if (cs[k].act == ACT_HARD_SIGMOID) a.alpha = 0.2, a.beta = 0.5;
+        const int direct = cs[k].oc % 16 && activation_apply(&a, 0.0) != 0.0;
+        const int took = !strncmp(last_fn, "kx_wino_", 8);
+        wino += took;
+        if (took == direct) {
+            char desc[256];
+            case_str(&cs[k], desc, sizeof desc);
+            fprintf(stderr, "FAIL %s: kernel %s, want %s\n", desc, last_fn, direct ? "direct" : "winograd");
+            fails++;
+        }
+    }
+    ck_assert_int_eq(fails, 0);
+    ck_assert_int_ge(wino, 90); /* 98 of the 128 with this seed; the rest need the direct kernel */
+}
+END_TEST
+
 START_TEST(test_fallback)
 {
     /* nodes the kernels do not handle are left to the fallback (lowering returns 0) */
@@ -584,6 +644,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_plain_row_copy);
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_random);
+    tcase_add_test(tc, test_winograd);
     tcase_add_test(tc, test_fallback);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

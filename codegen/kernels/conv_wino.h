@@ -1,0 +1,217 @@
+/* conv_wino.h — the Winograd F(2x2, 3x3) convolution kernel for dense 3x3 stride-1 convolutions on
+ * NCHW16c activations (docs/codegen.md §5): 2x2 output tiles computed from 4x4 input patches with
+ * 16 multiply-adds per tile and input-output channel pair instead of 36, i.e. 2.25x fewer.
+ *
+ *   V = B^T d B (input patch d, 4x4), U = G g G^T (kernel g, 3x3, transformed at compile time by
+ *   codegen/pack.c in double), M = sum over input channels of U .* V (16 independent products,
+ *   one per position xi of the 4x4 transform domain), y = A^T M A (2x2) + bias (+ residual), act.
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1],
+ *   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
+ *
+ *   input  x: blocked [N, ICB, IH, IW, 16]
+ *   weights: U packed per output group og (OGB blocks): [og][xi][ICB*16][OGB][16]
+ *   bias   : [OCB * 16], zero in padded lanes; residual (optional) and y: blocked [N, OCB, OH, OW, 16]
+ *
+ * Work item = (image n, output group og, tile block tb of `tb` tiles in row-major tile order),
+ * tb fastest. Per item, per chunk of `chunk` input blocks: the input transform of the item's tiles
+ * into V [xi][block][tile][16] (on the stack), then for each xi the product over the chunk's
+ * channels with a register tile of up to 6 tiles x OGB blocks (the channel scalars of V broadcast,
+ * the OGB vectors of U loaded, as the dense kernel does with pixels and weights); the sums go to
+ * M [tile][block][xi][16] (on the stack) between chunks. Then the output transform per tile and
+ * block, with bias, residual and activation fused.
+ *
+ * Instances: k_wino_<OGB>_range (KWINO_OGBS), exported as kx_wino_<OGB>_range by conv.c.
+ */
+#ifndef PPCC_KERNELS_CONV_WINO_H
+#define PPCC_KERNELS_CONV_WINO_H
+
+#include "kcommon.h"
+#include "conv_params.h"
+
+#define KWINO_TT KWINO_TT_PLAN
+
+/* d (4x4 vectors, row-major) -> V = B^T d B, in place. */
+KC_INLINE void kwino_in(kc_v16 d[16])
+{
+    kc_v16 t[16];
+    KC_UNROLL
+    for (int j = 0; j < 4; j++) {
+        t[0 * 4 + j] = d[0 * 4 + j] - d[2 * 4 + j];
+        t[1 * 4 + j] = d[1 * 4 + j] + d[2 * 4 + j];
+        t[2 * 4 + j] = d[2 * 4 + j] - d[1 * 4 + j];
+        t[3 * 4 + j] = d[1 * 4 + j] - d[3 * 4 + j];
+    }
+    KC_UNROLL
+    for (int i = 0; i < 4; i++) {
+        d[i * 4 + 0] = t[i * 4 + 0] - t[i * 4 + 2];
+        d[i * 4 + 1] = t[i * 4 + 1] + t[i * 4 + 2];
+        d[i * 4 + 2] = t[i * 4 + 2] - t[i * 4 + 1];
+        d[i * 4 + 3] = t[i * 4 + 1] - t[i * 4 + 3];
+    }
+}
+
+/* M (4x4 vectors) -> y = A^T M A (2x2, row-major in y[0..3]). */
+KC_INLINE void kwino_out(const kc_v16 m[16], kc_v16 y[4])
+{
+    kc_v16 s[8];
+    KC_UNROLL
+    for (int j = 0; j < 4; j++) {
+        s[0 * 4 + j] = m[0 * 4 + j] + m[1 * 4 + j] + m[2 * 4 + j];
+        s[1 * 4 + j] = m[1 * 4 + j] - m[2 * 4 + j] - m[3 * 4 + j];
+    }
+    KC_UNROLL
+    for (int i = 0; i < 2; i++) {
+        y[i * 2 + 0] = s[i * 4 + 0] + s[i * 4 + 1] + s[i * 4 + 2];
+        y[i * 2 + 1] = s[i * 4 + 1] - s[i * 4 + 2] - s[i * 4 + 3];
+    }
+}
+
+/* Tile t's (row-major over th x tw tiles) input patch of block xb (16 channels), transformed,
+ * to v[xi * vstride]. Patches inside the image are read straight; border patches read zeros
+ * where they fall into the padding. */
+KC_INLINE void kwino_in_tile(const KWinoParams *p, const float *xb, int64_t t, float *v, int64_t vstride)
+{
+    const int32_t ti = (int32_t)(t / p->tw), tj = (int32_t)(t - (int64_t)ti * p->tw);
+    const int32_t h0 = 2 * ti - p->ph, w0 = 2 * tj - p->pw;
+    kc_v16 d[16];
+    if (h0 >= 0 && w0 >= 0 && h0 + 4 <= p->ih && w0 + 4 <= p->iw) {
+        const float *s = xb + ((int64_t)h0 * p->iw + w0) * KC_VL;
+        KC_UNROLL
+        for (int a = 0; a < 4; a++)
+            KC_UNROLL
+            for (int b = 0; b < 4; b++) d[a * 4 + b] = kc_load(s + ((int64_t)a * p->iw + b) * KC_VL);
+    } else {
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 4; b++) {
+                const int32_t h = h0 + a, w = w0 + b;
+                d[a * 4 + b] = h >= 0 && h < p->ih && w >= 0 && w < p->iw
+                                   ? kc_load(xb + ((int64_t)h * p->iw + w) * KC_VL)
+                                   : kc_splat(0.0f);
+            }
+    }
+    kwino_in(d);
+    KC_UNROLL
+    for (int x = 0; x < 16; x++) kc_store(v + x * vstride, d[x]);
+}
+
+/* The products of one transform position over the chunk's nc channels for TT tiles and OGB
+ * blocks: acc[t][o] (+)= sum_c V[c][t] * U[c][o]. vx: V of this xi ([block][tile][16], tiles
+ * `tb` apart per block), ux: U of this xi from the chunk's first channel ([c][OGB][16]). */
+KC_INLINE void kwino_gemm(const float *vx, const float *ux, float *m, int64_t nb, int64_t tbs, int first,
+                          const int TT, const int OGB)
+{
+    kc_v16 acc[KWINO_TT][4];
+    KC_UNROLL
+    for (int t = 0; t < TT; t++)
+        KC_UNROLL
+        for (int o = 0; o < OGB; o++)
+            acc[t][o] = first ? kc_splat(0.0f) : kc_load(m + ((int64_t)t * OGB + o) * 16 * KC_VL);
+    for (int64_t b = 0; b < nb; b++) {
+        const float *vb = vx + b * tbs * KC_VL;
+        const float *ub = ux + b * KC_VL * OGB * KC_VL;
+        KC_UNROLL
+        for (int l = 0; l < KC_VL; l++) {
+            kc_v16 u[4];
+            KC_UNROLL
+            for (int o = 0; o < OGB; o++) u[o] = kc_load(ub + (l * OGB + o) * KC_VL);
+            KC_UNROLL
+            for (int t = 0; t < TT; t++) {
+                const kc_v16 s = kc_splat(vb[t * KC_VL + l]);
+                KC_UNROLL
+                for (int o = 0; o < OGB; o++) acc[t][o] += s * u[o];
+            }
+        }
+    }
+    KC_UNROLL
+    for (int t = 0; t < TT; t++)
+        KC_UNROLL
+        for (int o = 0; o < OGB; o++) kc_store(m + ((int64_t)t * OGB + o) * 16 * KC_VL, acc[t][o]);
+}
+
+KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, const int OGB)
+{
+    const float *x = bufs[0], *u = bufs[1], *bias = bufs[2], *res = bufs[3];
+    float *y = bufs[4];
+    const int64_t per_img = (int64_t)p->n_og * p->n_tb;
+    const int64_t n = it / per_img, rem = it - n * per_img, og = rem / p->n_tb, tb = rem - og * p->n_tb;
+    const int64_t t0 = tb * p->tb, ntiles = p->th * (int64_t)p->tw;
+    const int64_t nt = t0 + p->tb <= ntiles ? p->tb : ntiles - t0;
+    float vbuf[KWINO_VFLOATS] __attribute__((aligned(64)));
+    float mbuf[KWINO_MFLOATS] __attribute__((aligned(64)));
+    const int64_t C16 = (int64_t)p->icb * KC_VL; /* U rows per xi */
+    const float *ug = u + og * 16 * C16 * OGB * KC_VL;
+    const float *xn = x + n * p->x_img;
+
+    for (int32_t c0 = 0; c0 < p->icb; c0 += p->chunk) {
+        const int32_t nb = p->icb - c0 < p->chunk ? p->icb - c0 : p->chunk;
+        /* V [xi][block][tile][16] */
+        const int64_t vxs = (int64_t)nb * p->tb * KC_VL;
+        for (int32_t b = 0; b < nb; b++) {
+            const float *xb = xn + (int64_t)(c0 + b) * p->ih * p->iw * KC_VL;
+            for (int64_t t = 0; t < nt; t++)
+                kwino_in_tile(p, xb, t0 + t, vbuf + ((int64_t)b * p->tb + t) * KC_VL, vxs);
+        }
+        for (int x = 0; x < 16; x++) {
+            const float *ux = ug + ((int64_t)x * C16 + (int64_t)c0 * KC_VL) * OGB * KC_VL;
+            for (int64_t t = 0; t < nt; t += KWINO_TT) {
+                float *m = mbuf + (t * OGB * 16 + x) * KC_VL;
+                const float *vx = vbuf + x * vxs + t * KC_VL;
+                switch (nt - t < KWINO_TT ? nt - t : KWINO_TT) {
+                case 6: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 6, OGB); break;
+                case 5: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 5, OGB); break;
+                case 4: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 4, OGB); break;
+                case 3: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 3, OGB); break;
+                case 2: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 2, OGB); break;
+                default: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 1, OGB); break;
+                }
+            }
+        }
+    }
+
+    /* output transform, + bias (+ residual), activation; only the tile's pixels inside y */
+    const int64_t yblk = (int64_t)p->oh * p->ow * KC_VL;
+    for (int64_t t = 0; t < nt; t++) {
+        const int64_t tt = t0 + t;
+        const int32_t ti = (int32_t)(tt / p->tw), tj = (int32_t)(tt - (int64_t)ti * p->tw);
+        for (int o = 0; o < OGB; o++) {
+            const int64_t ob = og * OGB + o;
+            if (ob >= p->ocb) break;
+            kc_v16 mv[16], yv[4];
+            const float *m = mbuf + ((t * OGB + o) * 16) * KC_VL;
+            KC_UNROLL
+            for (int x = 0; x < 16; x++) mv[x] = kc_load(m + x * KC_VL);
+            kwino_out(mv, yv);
+            const kc_v16 bv = kc_load(bias + ob * KC_VL);
+            float *yb = y + n * p->y_img + ob * yblk;
+            const float *rb = res ? res + n * p->y_img + ob * yblk : NULL;
+            KC_UNROLL
+            for (int i = 0; i < 2; i++)
+                KC_UNROLL
+                for (int j = 0; j < 2; j++) {
+                    const int32_t oh = 2 * ti + i, ow = 2 * tj + j;
+                    if (oh >= p->oh || ow >= p->ow) continue;
+                    const int64_t yo = ((int64_t)oh * p->ow + ow) * KC_VL;
+                    kc_v16 v = yv[i * 2 + j] + bv;
+                    if (rb) v = v + kc_load(rb + yo);
+                    kc_store(yb + yo, kc_act(p->act, v, p->alpha, p->beta));
+                }
+        }
+    }
+}
+
+#define KWINO_RANGE(OGB)                                                                          \
+    KC_INLINE void k_wino_##OGB##_range(const void *params, void *const *bufs, int64_t begin,    \
+                                        int64_t end)                                             \
+    {                                                                                             \
+        const KWinoParams *p = params;                                                            \
+        for (int64_t it = begin; it < end; it++) kwino_item(p, bufs, it, OGB);                    \
+    }
+KWINO_OGBS(KWINO_RANGE)
+#undef KWINO_RANGE
+
+/* Prototypes of the exported wrappers (conv.c). */
+#define KWINO_PROTO(OGB) void kx_wino_##OGB##_range(const void *params, void *const *bufs, int64_t begin, int64_t end);
+KWINO_OGBS(KWINO_PROTO)
+#undef KWINO_PROTO
+
+#endif
