@@ -3,7 +3,8 @@
 
 For resnet18 pruned at each connectivity (ppcc --prune --admm-iters 0 --no-refit, K=8, N=4), runs
 `ppcc --pattern-conv=sparse --tune --stats`: --tune compiles every pruned 3x3 conv as a model of
-its own, sparse (PatternPad + PatternConv, the cost model's best tiles) and dense, and times each
+its own, sparse (PatternPad + PatternConv, the cost model's best tiles) and dense (Winograd on the
+stride-1 layers), and times each
 on this machine with one thread (the candidates interleaved, median of 15 runs each; compiler/tune.c). The
 measured times and the MACs kept come from ppcc's --stats lines. Appends to the benchmark
 report (docs/benchmarks.md, written just before by bench/bench.c):
@@ -134,7 +135,7 @@ def main():
              "--tune` on this machine, one thread, the candidates interleaved, median of 15 runs each; sparse = PatternPad + "
              "PatternConv with the fastest of the cost model's six best tiles and its three best with 32 KB of "
              "accumulators (tile: shape, blocks of 16 filters per work item), dense = the dense conv kernel on "
-             "the same pruned weights. GFLOP/s counts the kept MACs; peak = the one-thread FMA peak above "
+             "the same pruned weights (Winograd F(2x2,3x3) on the stride-1 layers, docs/codegen.md §5). GFLOP/s counts the kept MACs; peak = the one-thread FMA peak above "
              "(%.1f GFLOP/s)." % peak, "",
              "| layer | connectivity | MACs dense (M) | MACs kept (M) | tile | sparse ms | dense ms | speed-up | "
              "sparse GFLOP/s | % of peak |",

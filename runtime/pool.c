@@ -44,6 +44,7 @@
 
 #include "runtime/ppcrt.h"
 
+#define POOL_STACK_BYTES ((size_t)2 << 20) /* each worker's stack */
 #define PURE_SPINS 128   /* pause-polls before yielding: a few microseconds */
 #define SPIN_NS 50000    /* total polling time before a waiting thread sleeps */
 #define CACHE_LINE 64
@@ -361,11 +362,16 @@ int ppcrt_pool_create(int n_threads, PpcrtPool **out)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = 0;
+    /* An explicit stack size, so that the kernels' stack scratch (up to about 160 KB, ppcrt.h)
+     * does not depend on the process's stack limit. */
+    pthread_attr_t attr;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0) rc = pthread_attr_setstacksize(&attr, POOL_STACK_BYTES);
     for (int i = 0; i < n_threads - 1 && rc == 0; i++) {
-        rc = pthread_create(&p->workers[i], NULL, worker_main, p);
+        rc = pthread_create(&p->workers[i], &attr, worker_main, p);
         if (rc == 0) p->n_workers++;
     }
+    pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         ppcrt_pool_free(p);
