@@ -110,9 +110,11 @@ typedef struct KWinoParams {
     float alpha, beta;
 } KWinoParams;
 
-/* Stack scratch of the Winograd kernel: V (tiles x chunk blocks x 16 x 16) and M (tiles x OGB x
- * 16 x 16) floats. 64 KB each. */
-#define KWINO_VFLOATS 16384
-#define KWINO_MFLOATS 16384
+/* Stack scratch of the Winograd kernel: V (16 x (tiles x chunk blocks x 16 + KWINO_VPAD)) and M
+ * (tiles x OGB x KWINO_MS x 16) floats, 65 KB and 68 KB. */
+#define KWINO_VPAD 16 /* floats after V's rows of one xi */
+#define KWINO_MS 17   /* vectors per tile and block in M: 16 and one of padding */
+#define KWINO_VFLOATS (16384 + 16 * KWINO_VPAD)
+#define KWINO_MFLOATS (16 * 4 * KWINO_MS * 16)
 
 #endif

@@ -214,15 +214,17 @@ static inline int kplan_wino_ogb(int vector_bits, int vregs)
 }
 
 /* Tiles per work item and input blocks per pass for ntiles tiles, icb input blocks and ogb:
- * as many tiles as the stack scratch of M holds (KWINO_MFLOATS: tiles x ogb x 256 floats),
- * spread evenly over the items; then as many blocks as V holds (tiles x blocks x 256). */
+ * as many tiles as the stack scratch of M holds (KWINO_MFLOATS: tiles x ogb x KWINO_MS x 16
+ * floats) and V holds for one block, spread evenly over the items; then as many blocks as V
+ * holds (16 x (tiles x blocks x 16 + KWINO_VPAD) floats). */
 static inline void kplan_wino_blocking(int64_t ntiles, int64_t icb, int ogb, int64_t *tb, int64_t *chunk)
 {
-    const int64_t tmax = KWINO_MFLOATS / (256 * ogb) < KWINO_VFLOATS / 256 ? KWINO_MFLOATS / (256 * ogb)
-                                                                            : KWINO_VFLOATS / 256;
+    const int64_t vrow = KWINO_VFLOATS / 16 - KWINO_VPAD; /* floats of one xi's rows */
+    int64_t tmax = KWINO_MFLOATS / (KWINO_MS * 16 * ogb);
+    if (tmax > vrow / 16) tmax = vrow / 16;
     const int64_t n_tb = kplan_cdiv(ntiles, tmax);
     *tb = kplan_cdiv(ntiles, n_tb);
-    *chunk = KWINO_VFLOATS / (256 * *tb);
+    *chunk = vrow / (16 * *tb);
     if (*chunk > icb) *chunk = icb;
 }
 

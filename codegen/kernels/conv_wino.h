@@ -18,7 +18,10 @@
  * channels with a register tile of up to 6 tiles x OGB blocks (the channel scalars of V broadcast,
  * the OGB vectors of U loaded, as the dense kernel does with pixels and weights); the sums go to
  * M [tile][block][xi][16] (on the stack) between chunks. Then the output transform per tile and
- * block, with bias, residual and activation fused.
+ * block, with bias, residual and activation fused. V's rows of one xi and M's 16 vectors of one
+ * tile and block are followed by a vector of padding, so that the 16 stores of a transform and
+ * the 24 of a register tile are not 4 KB or 1 KB apart (strides that put them into one or four
+ * L1 sets).
  *
  * Instances: k_wino_<OGB>_range (KWINO_OGBS), exported as kx_wino_<OGB>_range by conv.c.
  */
@@ -105,7 +108,7 @@ KC_INLINE void kwino_gemm(const float *vx, const float *ux, float *m, int64_t nb
     for (int t = 0; t < TT; t++)
         KC_UNROLL
         for (int o = 0; o < OGB; o++)
-            acc[t][o] = first ? kc_splat(0.0f) : kc_load(m + ((int64_t)t * OGB + o) * 16 * KC_VL);
+            acc[t][o] = first ? kc_splat(0.0f) : kc_load(m + ((int64_t)t * OGB + o) * KWINO_MS * KC_VL);
     for (int64_t b = 0; b < nb; b++) {
         const float *vb = vx + b * tbs * KC_VL;
         const float *ub = ux + b * KC_VL * OGB * KC_VL;
@@ -125,7 +128,7 @@ KC_INLINE void kwino_gemm(const float *vx, const float *ux, float *m, int64_t nb
     KC_UNROLL
     for (int t = 0; t < TT; t++)
         KC_UNROLL
-        for (int o = 0; o < OGB; o++) kc_store(m + ((int64_t)t * OGB + o) * 16 * KC_VL, acc[t][o]);
+        for (int o = 0; o < OGB; o++) kc_store(m + ((int64_t)t * OGB + o) * KWINO_MS * KC_VL, acc[t][o]);
 }
 
 KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, const int OGB)
@@ -144,8 +147,8 @@ KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, c
 
     for (int32_t c0 = 0; c0 < p->icb; c0 += p->chunk) {
         const int32_t nb = p->icb - c0 < p->chunk ? p->icb - c0 : p->chunk;
-        /* V [xi][block][tile][16] */
-        const int64_t vxs = (int64_t)nb * p->tb * KC_VL;
+        /* V [xi][block][tile][16], a vector of padding after each xi (KWINO_VPAD) */
+        const int64_t vxs = (int64_t)nb * p->tb * KC_VL + KWINO_VPAD;
         for (int32_t b = 0; b < nb; b++) {
             const float *xb = xn + (int64_t)(c0 + b) * p->ih * p->iw * KC_VL;
             for (int64_t t = 0; t < nt; t++)
@@ -154,7 +157,7 @@ KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, c
         for (int x = 0; x < 16; x++) {
             const float *ux = ug + ((int64_t)x * C16 + (int64_t)c0 * KC_VL) * OGB * KC_VL;
             for (int64_t t = 0; t < nt; t += KWINO_TT) {
-                float *m = mbuf + (t * OGB * 16 + x) * KC_VL;
+                float *m = mbuf + (t * OGB * KWINO_MS + x) * KC_VL;
                 const float *vx = vbuf + x * vxs + t * KC_VL;
                 switch (nt - t < KWINO_TT ? nt - t : KWINO_TT) {
                 case 6: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 6, OGB); break;
@@ -177,7 +180,7 @@ KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, c
             const int64_t ob = og * OGB + o;
             if (ob >= p->ocb) break;
             kc_v16 mv[16], yv[4];
-            const float *m = mbuf + ((t * OGB + o) * 16) * KC_VL;
+            const float *m = mbuf + ((t * OGB + o) * KWINO_MS) * KC_VL;
             KC_UNROLL
             for (int x = 0; x < 16; x++) mv[x] = kc_load(m + x * KC_VL);
             kwino_out(mv, yv);
