@@ -111,10 +111,12 @@ typedef struct KWinoParams {
 } KWinoParams;
 
 /* Stack scratch of the Winograd kernel: V (16 x (tiles x chunk blocks x 16 + KWINO_VPAD)) and M
- * (tiles x OGB x KWINO_MS x 16) floats, 65 KB and 68 KB. */
-#define KWINO_VPAD 16 /* floats after V's rows of one xi */
-#define KWINO_MS 17   /* vectors per tile and block in M: 16 and one of padding */
-#define KWINO_VFLOATS (16384 + 16 * KWINO_VPAD)
-#define KWINO_MFLOATS (16 * 4 * KWINO_MS * 16)
+ * (tiles x OGB x KWINO_MS x 16) floats: 101 KB (2 blocks of 49 tiles) and 213 KB (49 tiles of 4
+ * blocks). */
+#define KWINO_VPAD 16   /* floats after V's rows of one xi */
+#define KWINO_MS 17     /* vectors per tile and block in M: 16 and one of padding */
+#define KWINO_TBMAX 49  /* tiles per work item, at most */
+#define KWINO_VFLOATS (16 * (2 * KWINO_TBMAX * 16 + KWINO_VPAD))
+#define KWINO_MFLOATS (KWINO_TBMAX * 4 * KWINO_MS * 16)
 
 #endif

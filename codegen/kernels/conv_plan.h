@@ -221,10 +221,12 @@ static inline void kplan_wino_blocking(int64_t ntiles, int64_t icb, int ogb, int
 {
     const int64_t vrow = KWINO_VFLOATS / 16 - KWINO_VPAD; /* floats of one xi's rows */
     int64_t tmax = KWINO_MFLOATS / (KWINO_MS * 16 * ogb);
-    if (tmax > vrow / 16) tmax = vrow / 16;
+    if (tmax > vrow / 32) tmax = vrow / 32; /* at least 2 blocks per pass */
+    if (icb < 16 && tmax > 64 / ogb) tmax = 64 / ogb;
     const int64_t n_tb = kplan_cdiv(ntiles, tmax);
     *tb = kplan_cdiv(ntiles, n_tb);
     *chunk = vrow / (16 * *tb);
+    if (*chunk > 4) *chunk = 4;
     if (*chunk > icb) *chunk = icb;
 }
 

@@ -12,7 +12,8 @@
  *   weights: U packed per output group og (OGB blocks): [og][xi][ICB*16][OGB][16]
  *   bias   : [OCB * 16], zero in padded lanes; residual (optional) and y: blocked [N, OCB, OH, OW, 16]
  *
- * Work item = (image n, output group og, tile block tb of `tb` tiles in row-major tile order),
+ * Work item = (image n, output group og, tile block tb of `tb` tiles in row-major tile order;
+ * conv_plan.h kplan_wino_blocking: at most 16, or KWINO_TBMAX with 256 channels or more),
  * tb fastest. Per item, per chunk of `chunk` input blocks: the input transform of the item's tiles
  * into V [xi][block][tile][16] (on the stack), then for each xi the product over the chunk's
  * channels with a register tile of up to 6 tiles x OGB blocks (the channel scalars of V broadcast,

@@ -573,6 +573,8 @@ START_TEST(test_winograd)
     cs[n++] = base_case(2, 16, 7, 100, 3, 1, 1);  /* N = 2, odd image, 7 output blocks */
     cs[n++] = base_case(1, 5, 1, 3, 3, 1, 1);     /* 1x1 image */
     cs[n++] = base_case(1, 300, 6, 20, 3, 1, 1);  /* 19 input blocks */
+    cs[n++] = base_case(1, 256, 14, 72, 3, 1, 1); /* 16 input blocks: 49 tiles per item, 8 passes */
+    cs[n++] = base_case(1, 272, 20, 20, 3, 1, 1); /* 100 tiles: 3 items of 34, 33, 33 */
     cs[n++] = base_case(1, 32, 8, 32, 3, 1, 0);   /* no pads */
     cs[n++] = base_case(1, 24, 11, 24, 3, 1, 2);  /* pads 2 */
     cs[n] = base_case(1, 17, 10, 33, 3, 1, 1);    /* asymmetric pads */
