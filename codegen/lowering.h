@@ -32,7 +32,7 @@ typedef struct CgTarget {
     /* not a fact of the target but of the compile (CgOptions.pattern_band_bytes, 0 with
      * debug_layers): the L2 budget of a band of pattern-conv input copies, 0 = no banding */
     int64_t band_bytes;
-    /* also of the compile (CgOptions.winograd): 1 = 3x3 stride-1 convs may use the Winograd
+    /* also of the compile (!CgOptions.no_winograd): 1 = 3x3 stride-1 convs may use the Winograd
      * kernel (codegen/pack.c), 0 = direct convolution only */
     int winograd;
 } CgTarget;

@@ -94,7 +94,7 @@ typedef struct KDwParams {
 /* ---------------------------------------------------------------- Winograd F(2x2,3x3) (conv_wino.h) */
 /* X(OGB): output blocks per work item (the register tile is 6 tiles x OGB blocks). */
 #define KWINO_OGBS(X) X(4) X(2) X(1)
-#define KWINO_TT_PLAN 6 /* tiles per register tile (conv_wino.h KWINO_TT) */
+#define KWINO_TT 6 /* tiles per register tile (conv_wino.h) */
 
 typedef struct KWinoParams {
     int64_t n_work;       /* N * n_og * n_tb */
@@ -104,8 +104,8 @@ typedef struct KWinoParams {
     int32_t icb, ocb;     /* input and output blocks */
     int32_t th, tw;       /* 2x2 tiles down and across */
     int32_t tb;           /* tiles per work item */
-    int32_t chunk;        /* input blocks per pass (tb * chunk * 16 * 16 floats of V on the stack) */
-    int32_t ogb;          /* the instance's OGB (checked by the lowering) */
+    int32_t chunk;        /* input blocks per pass (V on the stack: KWINO_VFLOATS) */
+    int32_t ogb;          /* the instance's OGB (the weight packing's layout) */
     int32_t act;          /* KC_ACT_* with act(0) = 0, or the padded output lanes must be 0 */
     float alpha, beta;
 } KWinoParams;

@@ -203,14 +203,14 @@ static inline int kplan_dw_tile(const KConvGeom *c, int64_t n_items, int req_t, 
 static inline int kplan_wino_ok(const KConvGeom *c, int64_t group, int blocked, int vector_bits, int vregs)
 {
     return blocked && group == 1 && c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 && c->dh == 1 &&
-           c->dw == 1 && kplan_tile_fits(1, KWINO_TT_PLAN, vector_bits, vregs);
+           c->dw == 1 && kplan_tile_fits(1, KWINO_TT, vector_bits, vregs);
 }
 
 /* Output blocks per work item: the most of 4, 2, 1 whose register tile fits. */
 static inline int kplan_wino_ogb(int vector_bits, int vregs)
 {
-    return kplan_tile_fits(4, KWINO_TT_PLAN, vector_bits, vregs) ? 4
-           : kplan_tile_fits(2, KWINO_TT_PLAN, vector_bits, vregs) ? 2 : 1;
+    return kplan_tile_fits(4, KWINO_TT, vector_bits, vregs) ? 4
+           : kplan_tile_fits(2, KWINO_TT, vector_bits, vregs) ? 2 : 1;
 }
 
 /* Tiles per work item and input blocks per pass for ntiles tiles, icb input blocks and ogb:

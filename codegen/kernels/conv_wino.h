@@ -32,8 +32,6 @@
 #include "kcommon.h"
 #include "conv_params.h"
 
-#define KWINO_TT KWINO_TT_PLAN
-
 /* d (4x4 vectors, row-major) -> V = B^T d B, in place. */
 KC_INLINE void kwino_in(kc_v16 d[16])
 {

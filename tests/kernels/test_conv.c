@@ -109,6 +109,17 @@ static void set_conv_attrs(Graph *g, int nd, const Case *c, int with_act)
     }
 }
 
+/* The case's activation with the defaults the lowering gives a kind without parameters. */
+static Activation case_activation(const Case *c)
+{
+    Activation act = {.kind = (ActKind)c->act};
+    if (c->act_params) act.alpha = c->alpha, act.beta = c->beta;
+    else if (c->act == ACT_LEAKY_RELU) act.alpha = 0.01;
+    else if (c->act == ACT_CLIP) act.alpha = -INFINITY, act.beta = INFINITY;
+    else if (c->act == ACT_HARD_SIGMOID) act.alpha = 0.2, act.beta = 0.5;
+    return act;
+}
+
 /* Run the case; returns the number of failures (0 or 1) and prints what failed. `*lowered` is
  * set to whether the lowering accepted the node. */
 static int run_case(const Case *c, uint64_t seed, int *lowered)
@@ -155,11 +166,7 @@ static int run_case(const Case *c, uint64_t seed, int *lowered)
     const int64_t ny = c->n * c->oc * npix, nyb = c->n * ocb * npix * 16;
     float *ref = outs[0]->data;
     float *resp = NULL, *resb = NULL;
-    Activation act = {.kind = (ActKind)c->act};
-    if (c->act_params) act.alpha = c->alpha, act.beta = c->beta;
-    else if (c->act == ACT_LEAKY_RELU) act.alpha = 0.01;
-    else if (c->act == ACT_CLIP) act.alpha = -INFINITY, act.beta = INFINITY;
-    else if (c->act == ACT_HARD_SIGMOID) act.alpha = 0.2, act.beta = 0.5;
+    const Activation act = case_activation(c);
     if (c->residual) {
         resp = malloc((size_t)ny * sizeof(float));
         resb = malloc((size_t)nyb * sizeof(float));
@@ -597,10 +604,7 @@ START_TEST(test_winograd)
     for (int k = 0; k < n; k++) {
         cs[k].winograd = 1;
         fails += expect_native(&cs[k], 6000 + (uint64_t)k);
-        Activation a = {.kind = (ActKind)cs[k].act}; /* the defaults run_case gives the kinds */
-        if (cs[k].act_params) a.alpha = cs[k].alpha, a.beta = cs[k].beta;
-        else if (cs[k].act == ACT_CLIP) a.alpha = -INFINITY, a.beta = INFINITY;
-        else if (cs[k].act == ACT_HARD_SIGMOID) a.alpha = 0.2, a.beta = 0.5;
+        const Activation a = case_activation(&cs[k]);
         const int direct = cs[k].oc % 16 && activation_apply(&a, 0.0) != 0.0;
         const int took = !strncmp(last_fn, "kx_wino_", 8);
         wino += took;
