@@ -36,8 +36,8 @@ static const char *const conv_fn_names[] = {
 #undef NAME
 };
 static const char *const conv_wino_fn_names[] = {
-#define NAME(OGB) "kx_wino_" #OGB "_range",
-    KWINO_OGBS(NAME)
+#define NAME(OGB, SFX, PF) "kx_wino_" #OGB #SFX "_range",
+    KWINO_INSTANCES(NAME)
 #undef NAME
 };
 static const char *const conv_dw_fn_names[] = {
@@ -135,7 +135,8 @@ static int plan_wino(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     p->w_floats = (size_t)(w->n_og * 16 * icb * BLK * ogb * BLK);
     p->b_floats = (size_t)(ocb * BLK);
     char name[64];
-    snprintf(name, sizeof name, "kx_wino_%d_range", ogb);
+    const int pf = 16.0 * (double)icb * BLK * ogb * BLK * 4 > KWINO_UPF_BYTES; /* U per group */
+    snprintf(name, sizeof name, "kx_wino_%d%s_range", ogb, pf ? "_pf" : "");
     p->range_fn = fn_name(conv_wino_fn_names, sizeof conv_wino_fn_names / sizeof conv_wino_fn_names[0], name);
     IR_ASSERT(p->range_fn);
     snprintf(p->note, sizeof p->note, "conv NCHW16c 3x3 s1 winograd F(2x2,3x3) %lld tiles x %d blocks", (long long)tb,

@@ -31,8 +31,8 @@ static inline KConvRangeFn kconv_find_range(const char *name)
         KDW_CLASSES(DW_CLASS)
 #undef DW_CLASS
 #undef DW_FN
-#define WINO_FN(OGB) {"kx_wino_" #OGB "_range", kx_wino_##OGB##_range},
-        KWINO_OGBS(WINO_FN)
+#define WINO_FN(OGB, SFX, PF) {"kx_wino_" #OGB #SFX "_range", kx_wino_##OGB##SFX##_range},
+        KWINO_INSTANCES(WINO_FN)
 #undef WINO_FN
     };
     for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++)

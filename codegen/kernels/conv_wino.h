@@ -24,7 +24,9 @@
  * the 24 of a register tile are not 4 KB or 1 KB apart (strides that put them into one or four
  * L1 sets).
  *
- * Instances: k_wino_<OGB>_range (KWINO_OGBS), exported as kx_wino_<OGB>_range by conv.c.
+ * Instances: k_wino_<OGB>[_pf]_range (KWINO_INSTANCES), exported as kx_wino_<OGB>[_pf]_range by
+ * conv.c; _pf prefetches U into L2 (codegen/pack.c takes it where a group's U exceeds
+ * KWINO_UPF_BYTES).
  */
 #ifndef PPCC_KERNELS_CONV_WINO_H
 #define PPCC_KERNELS_CONV_WINO_H
@@ -68,12 +70,12 @@ KC_INLINE void kwino_out(const kc_v16 m[16], kc_v16 y[4])
     }
 }
 
-/* Tile t's (row-major over th x tw tiles) input patch of block xb (16 channels), transformed,
+/* The input patch of block xb (16 channels) for the tile in tile row ti, column tj, transformed,
  * to v[xi * vstride]. Patches inside the image are read straight; border patches read zeros
  * where they fall into the padding. */
-KC_INLINE void kwino_in_tile(const KWinoParams *p, const float *xb, int64_t t, float *v, int64_t vstride)
+KC_INLINE void kwino_in_tile(const KWinoParams *p, const float *xb, int32_t ti, int32_t tj, float *v,
+                             int64_t vstride)
 {
-    const int32_t ti = (int32_t)(t / p->tw), tj = (int32_t)(t - (int64_t)ti * p->tw);
     const int32_t h0 = 2 * ti - p->ph, w0 = 2 * tj - p->pw;
     kc_v16 d[16];
     if (h0 >= 0 && w0 >= 0 && h0 + 4 <= p->ih && w0 + 4 <= p->iw) {
@@ -98,10 +100,12 @@ KC_INLINE void kwino_in_tile(const KWinoParams *p, const float *xb, int64_t t, f
 
 /* The products of one transform position over the chunk's nc channels for TT tiles and OGB
  * blocks: acc[t][o] (+)= sum_c V[c][t] * U[c][o]. vx: V of this xi ([block][tile][16], tiles
- * `tb` apart per block), ux: U of this xi from the chunk's first channel ([c][OGB][16]). */
+ * `tb` apart per block), ux: U of this xi from the chunk's first channel ([c][OGB][16]). Spread
+ * over the blocks, the npf cache lines from pf are prefetched into L2. */
 KC_INLINE void kwino_gemm(const float *vx, const float *ux, float *m, int64_t nb, int64_t tbs, int first,
-                          const int TT, const int OGB)
+                          const float *pf, int64_t npf, const int TT, const int OGB, const int PF)
 {
+    const int64_t pfb = PF ? (npf + nb - 1) / nb : 0; /* lines per block */
     kc_v16 acc[KWINO_TT][4];
     KC_UNROLL
     for (int t = 0; t < TT; t++)
@@ -111,6 +115,10 @@ KC_INLINE void kwino_gemm(const float *vx, const float *ux, float *m, int64_t nb
     for (int64_t b = 0; b < nb; b++) {
         const float *vb = vx + b * tbs * KC_VL;
         const float *ub = ux + b * KC_VL * OGB * KC_VL;
+        if (PF) {
+            const int64_t q1 = (b + 1) * pfb < npf ? (b + 1) * pfb : npf;
+            for (int64_t q = b * pfb; q < q1; q++) __builtin_prefetch(pf + q * KC_VL, 0, 2);
+        }
         KC_UNROLL
         for (int l = 0; l < KC_VL; l++) {
             kc_v16 u[4];
@@ -130,7 +138,21 @@ KC_INLINE void kwino_gemm(const float *vx, const float *ux, float *m, int64_t nb
         for (int o = 0; o < OGB; o++) kc_store(m + ((int64_t)t * OGB + o) * KWINO_MS * KC_VL, acc[t][o]);
 }
 
-KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, const int OGB)
+/* kwino_gemm with TT (1..KWINO_TT) a compile-time constant. */
+KC_INLINE void kwino_gemm_tt(const float *vx, const float *ux, float *m, int64_t nb, int64_t tbs, int first,
+                             const float *pf, int64_t npf, int tt, const int OGB, const int PF)
+{
+    switch (tt) {
+    case 6: kwino_gemm(vx, ux, m, nb, tbs, first, pf, npf, 6, OGB, PF); break;
+    case 5: kwino_gemm(vx, ux, m, nb, tbs, first, pf, npf, 5, OGB, PF); break;
+    case 4: kwino_gemm(vx, ux, m, nb, tbs, first, pf, npf, 4, OGB, PF); break;
+    case 3: kwino_gemm(vx, ux, m, nb, tbs, first, pf, npf, 3, OGB, PF); break;
+    case 2: kwino_gemm(vx, ux, m, nb, tbs, first, pf, npf, 2, OGB, PF); break;
+    default: kwino_gemm(vx, ux, m, nb, tbs, first, pf, npf, 1, OGB, PF); break;
+    }
+}
+
+KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, const int OGB, const int PF)
 {
     const float *x = bufs[0], *u = bufs[1], *bias = bufs[2], *res = bufs[3];
     float *y = bufs[4];
@@ -150,31 +172,36 @@ KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, c
         const int64_t vxs = (int64_t)nb * p->tb * KC_VL + KWINO_VPAD;
         for (int32_t b = 0; b < nb; b++) {
             const float *xb = xn + (int64_t)(c0 + b) * p->ih * p->iw * KC_VL;
-            for (int64_t t = 0; t < nt; t++)
-                kwino_in_tile(p, xb, t0 + t, vbuf + ((int64_t)b * p->tb + t) * KC_VL, vxs);
+            int32_t ti = (int32_t)(t0 / p->tw), tj = (int32_t)(t0 - (int64_t)ti * p->tw);
+            for (int64_t t = 0; t < nt; t++) {
+                kwino_in_tile(p, xb, ti, tj, vbuf + ((int64_t)b * p->tb + t) * KC_VL, vxs);
+                if (++tj == p->tw) tj = 0, ti++;
+            }
         }
+        /* U of one xi and chunk: nb * 16 * OGB vectors; the next one's (the next xi, or the
+         * next chunk's first) is prefetched in equal shares by this xi's register tiles */
+        const int64_t ulines = (int64_t)nb * KC_VL * OGB, nrt = (nt + KWINO_TT - 1) / KWINO_TT;
+        const int64_t uper = PF ? (ulines + nrt - 1) / nrt : 0;
         for (int x = 0; x < 16; x++) {
             const float *ux = ug + ((int64_t)x * C16 + (int64_t)c0 * KC_VL) * OGB * KC_VL;
-            for (int64_t t = 0; t < nt; t += KWINO_TT) {
+            const float *un = x < 15 ? ux + C16 * OGB * KC_VL
+                              : c0 + nb < p->icb ? ug + (int64_t)(c0 + nb) * KC_VL * OGB * KC_VL : ux;
+            const int64_t nun = x < 15 || c0 + nb < p->icb ? ulines : 0;
+            for (int64_t t = 0, r = 0; t < nt; t += KWINO_TT, r++) {
                 float *m = mbuf + (t * OGB * KWINO_MS + x) * KC_VL;
                 const float *vx = vbuf + x * vxs + t * KC_VL;
-                switch (nt - t < KWINO_TT ? nt - t : KWINO_TT) {
-                case 6: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 6, OGB); break;
-                case 5: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 5, OGB); break;
-                case 4: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 4, OGB); break;
-                case 3: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 3, OGB); break;
-                case 2: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 2, OGB); break;
-                default: kwino_gemm(vx, ux, m, nb, p->tb, c0 == 0, 1, OGB); break;
-                }
+                const int64_t q0 = r * uper < nun ? r * uper : nun, q1 = q0 + uper < nun ? q0 + uper : nun;
+                const float *pf = un + q0 * KC_VL;
+                const int tt = nt - t < KWINO_TT ? (int)(nt - t) : KWINO_TT;
+                kwino_gemm_tt(vx, ux, m, nb, p->tb, c0 == 0, pf, q1 - q0, tt, OGB, PF);
             }
         }
     }
 
     /* output transform, + bias (+ residual), activation; only the tile's pixels inside y */
     const int64_t yblk = (int64_t)p->oh * p->ow * KC_VL;
+    int32_t ti = (int32_t)(t0 / p->tw), tj = (int32_t)(t0 - (int64_t)ti * p->tw);
     for (int64_t t = 0; t < nt; t++) {
-        const int64_t tt = t0 + t;
-        const int32_t ti = (int32_t)(tt / p->tw), tj = (int32_t)(tt - (int64_t)ti * p->tw);
         for (int o = 0; o < OGB; o++) {
             const int64_t ob = og * OGB + o;
             if (ob >= p->ocb) break;
@@ -198,22 +225,24 @@ KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, c
                     kc_store(yb + yo, kc_act(p->act, v, p->alpha, p->beta));
                 }
         }
+        if (++tj == p->tw) tj = 0, ti++;
     }
 }
 
-#define KWINO_RANGE(OGB)                                                                          \
-    KC_INLINE void k_wino_##OGB##_range(const void *params, void *const *bufs, int64_t begin,    \
-                                        int64_t end)                                             \
+#define KWINO_RANGE(OGB, SFX, PF)                                                                 \
+    KC_INLINE void k_wino_##OGB##SFX##_range(const void *params, void *const *bufs, int64_t begin, \
+                                             int64_t end)                                        \
     {                                                                                             \
         const KWinoParams *p = params;                                                            \
-        for (int64_t it = begin; it < end; it++) kwino_item(p, bufs, it, OGB);                    \
+        for (int64_t it = begin; it < end; it++) kwino_item(p, bufs, it, OGB, PF);                \
     }
-KWINO_OGBS(KWINO_RANGE)
+KWINO_INSTANCES(KWINO_RANGE)
 #undef KWINO_RANGE
 
 /* Prototypes of the exported wrappers (conv.c). */
-#define KWINO_PROTO(OGB) void kx_wino_##OGB##_range(const void *params, void *const *bufs, int64_t begin, int64_t end);
-KWINO_OGBS(KWINO_PROTO)
+#define KWINO_PROTO(OGB, SFX, PF) \
+    void kx_wino_##OGB##SFX##_range(const void *params, void *const *bufs, int64_t begin, int64_t end);
+KWINO_INSTANCES(KWINO_PROTO)
 #undef KWINO_PROTO
 
 #endif

@@ -24,6 +24,7 @@
 #include "codegen/kernels/conv.h"
 #include "codegen/kernels/conv_dw.h"
 #include "codegen/kernels/conv_lookup.h"
+#include "codegen/kernels/conv_plan.h"
 #include "codegen/lowering.h"
 #include "codegen/pack.h"
 #include "ir/activation.h"
@@ -568,7 +569,8 @@ END_TEST
 
 /* The Winograd F(2x2,3x3) kernel (conv_wino.h): 3x3 stride-1 convs with CgTarget.winograd, on
  * shapes that exercise its blocking (several tile blocks per image, several input-block passes,
- * a partial output group, N = 2), odd and tiny images, asymmetric pads 0-2, every activation,
+ * a partial output group, N = 2; the U-prefetching instance, kx_wino_*_pf, past 128 input channels),
+ * odd and tiny images, asymmetric pads 0-2, every activation,
  * residual and bias; a shape with padded output lanes and act(0) != 0 must take the direct
  * kernel (the Winograd kernel does not zero padded lanes). */
 START_TEST(test_winograd)
@@ -582,6 +584,7 @@ START_TEST(test_winograd)
     cs[n++] = base_case(1, 300, 6, 20, 3, 1, 1);  /* 19 input blocks */
     cs[n++] = base_case(1, 256, 14, 72, 3, 1, 1); /* 16 input blocks: 49 tiles per item, 8 passes */
     cs[n++] = base_case(1, 272, 20, 20, 3, 1, 1); /* 100 tiles: 3 items of 34, 33, 33 */
+    cs[n++] = base_case(1, 512, 7, 36, 3, 1, 1);  /* 32 input blocks: 6 passes, the last of 2 */
     cs[n++] = base_case(1, 32, 8, 32, 3, 1, 0);   /* no pads */
     cs[n++] = base_case(1, 24, 11, 24, 3, 1, 2);  /* pads 2 */
     cs[n] = base_case(1, 17, 10, 33, 3, 1, 1);    /* asymmetric pads */
@@ -600,23 +603,29 @@ START_TEST(test_winograd)
         c.bias = rng_int(&rs, 0, 4) != 0;
         cs[n++] = c;
     }
-    int fails = 0, wino = 0;
+    int fails = 0, wino = 0, pf = 0;
+    const int ogb = kplan_wino_ogb(512, 32);
     for (int k = 0; k < n; k++) {
         cs[k].winograd = 1;
         fails += expect_native(&cs[k], 6000 + (uint64_t)k);
         const Activation a = case_activation(&cs[k]);
         const int direct = cs[k].oc % 16 && activation_apply(&a, 0.0) != 0.0;
         const int took = !strncmp(last_fn, "kx_wino_", 8);
-        wino += took;
-        if (took == direct) {
+        /* the U-prefetching instance where a group's U (16 x ICB*16 x OGB vectors) exceeds the bound */
+        const int want_pf = !direct && 16.0 * ((cs[k].ic + 15) / 16) * 16 * ogb * 64 > KWINO_UPF_BYTES;
+        const int took_pf = took && strstr(last_fn, "_pf_") != NULL;
+        wino += took, pf += took_pf;
+        if (took == direct || took_pf != want_pf) {
             char desc[256];
             case_str(&cs[k], desc, sizeof desc);
-            fprintf(stderr, "FAIL %s: kernel %s, want %s\n", desc, last_fn, direct ? "direct" : "winograd");
+            fprintf(stderr, "FAIL %s: kernel %s, want %s%s\n", desc, last_fn, direct ? "direct" : "winograd",
+                    want_pf ? " (prefetching U)" : "");
             fails++;
         }
     }
     ck_assert_int_eq(fails, 0);
     ck_assert_int_ge(wino, 90); /* 98 of the 128 with this seed; the rest need the direct kernel */
+    ck_assert_int_ge(pf, 4);    /* the 4 shapes of more than 128 channels */
 }
 END_TEST
 
