@@ -135,7 +135,7 @@ static int plan_wino(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     p->w_floats = (size_t)(w->n_og * 16 * icb * BLK * ogb * BLK);
     p->b_floats = (size_t)(ocb * BLK);
     char name[64];
-    const int pf = 16.0 * (double)icb * BLK * ogb * BLK * 4 > KWINO_UPF_BYTES; /* U per group */
+    const int pf = kplan_wino_prefetch(icb, ogb);
     snprintf(name, sizeof name, "kx_wino_%d%s_range", ogb, pf ? "_pf" : "");
     p->range_fn = fn_name(conv_wino_fn_names, sizeof conv_wino_fn_names / sizeof conv_wino_fn_names[0], name);
     IR_ASSERT(p->range_fn);

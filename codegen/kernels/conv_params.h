@@ -114,7 +114,7 @@ typedef struct KWinoParams {
 } KWinoParams;
 
 /* Stack scratch of the Winograd kernel: V (16 x (tiles x chunk blocks x 16 + KWINO_VPAD)) and M
- * (tiles x OGB x KWINO_MS x 16) floats: 101 KB (2 blocks of 49 tiles) and 213 KB (49 tiles of 4
+ * (tiles x OGB x KWINO_MS x 16) floats: 197 KB (4 blocks of 49 tiles) and 213 KB (49 tiles of 4
  * blocks). */
 #define KWINO_VPAD 16   /* floats after V's rows of one xi */
 #define KWINO_MS 17     /* vectors per tile and block in M: 16 and one of padding */
@@ -126,7 +126,10 @@ typedef struct KWinoParams {
  * 1.11 -> 1.08 ms, 512 at 7x7 (2 MB) 2.57 -> 2.04 ms; at 64 and 128 channels (256 and 512 KB,
  * from L2) prefetching cost 5-15%. */
 #define KWINO_UPF_BYTES (512 * 1024)
-#define KWINO_VFLOATS (16 * (2 * KWINO_TBMAX * 16 + KWINO_VPAD))
+/* With the prefetches, one transform position's U per pass (chunk x 16 x OGB vectors) at most
+ * this: 6 blocks at OGB 4 (512 channels at 7x7: 8 blocks 1.06x the time of 4 or 6). */
+#define KWINO_UPF_SLICE_BYTES (24 * 1024)
+#define KWINO_VFLOATS (16 * (4 * KWINO_TBMAX * 16 + KWINO_VPAD))
 #define KWINO_MFLOATS (KWINO_TBMAX * 4 * KWINO_MS * 16)
 
 #endif

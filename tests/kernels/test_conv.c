@@ -578,11 +578,11 @@ START_TEST(test_winograd)
     Case cs[128];
     int n = 0;
     cs[n++] = base_case(1, 64, 20, 64, 3, 1, 1);  /* 100 tiles: 7 tile blocks */
-    cs[n++] = base_case(1, 80, 9, 40, 3, 1, 1);   /* 5 input blocks: 2 passes; 3 output blocks of a group of 4 */
+    cs[n++] = base_case(1, 80, 9, 40, 3, 1, 1);   /* 5 input blocks, one pass; 3 output blocks of a group of 4 */
     cs[n++] = base_case(2, 16, 7, 100, 3, 1, 1);  /* N = 2, odd image, 7 output blocks */
     cs[n++] = base_case(1, 5, 1, 3, 3, 1, 1);     /* 1x1 image */
-    cs[n++] = base_case(1, 300, 6, 20, 3, 1, 1);  /* 19 input blocks */
-    cs[n++] = base_case(1, 256, 14, 72, 3, 1, 1); /* 16 input blocks: 49 tiles per item, 8 passes */
+    cs[n++] = base_case(1, 300, 6, 20, 3, 1, 1);  /* 19 input blocks: 4 passes (6, 6, 6, 1) */
+    cs[n++] = base_case(1, 256, 14, 72, 3, 1, 1); /* 16 input blocks: 49 tiles per item, 4 passes */
     cs[n++] = base_case(1, 272, 20, 20, 3, 1, 1); /* 100 tiles: 3 items of 34, 33, 33 */
     cs[n++] = base_case(1, 512, 7, 36, 3, 1, 1);  /* 32 input blocks: 6 passes, the last of 2 */
     cs[n++] = base_case(1, 32, 8, 32, 3, 1, 0);   /* no pads */
@@ -612,7 +612,7 @@ START_TEST(test_winograd)
         const int direct = cs[k].oc % 16 && activation_apply(&a, 0.0) != 0.0;
         const int took = !strncmp(last_fn, "kx_wino_", 8);
         /* the U-prefetching instance where a group's U (16 x ICB*16 x OGB vectors) exceeds the bound */
-        const int want_pf = !direct && 16.0 * ((cs[k].ic + 15) / 16) * 16 * ogb * 64 > KWINO_UPF_BYTES;
+        const int want_pf = !direct && 16.0 * ((cs[k].ic + 15) / 16) * 16 * ogb * 64 > 512 * 1024;
         const int took_pf = took && strstr(last_fn, "_pf_") != NULL;
         wino += took, pf += took_pf;
         if (took == direct || took_pf != want_pf) {
