@@ -152,6 +152,52 @@ KC_INLINE void kwino_gemm_tt(const float *vx, const float *ux, float *m, int64_t
     }
 }
 
+/* The output transform of an item's nt tiles from M, + bias (+ residual), activation ACT (a
+ * compile-time KC_ACT_NONE, _RELU or _CLIP, or -1: p->act, any), only the pixels inside y;
+ * tiles wholly inside y store their 2x2 pixels without per-pixel checks. With the activation
+ * chosen per pixel (kc_act on p->act) the output transform of resnet18's layer1 took 1.36x the
+ * time. */
+KC_INLINE void kwino_output(const KWinoParams *p, const float *mbuf, const float *bias, const float *res, float *y,
+                            int64_t n, int64_t og, int64_t t0, int64_t nt, const int OGB, const int ACT)
+{
+    const int64_t yblk = (int64_t)p->oh * p->ow * KC_VL;
+    const kc_v16 zero = kc_splat(0.0f), lo = kc_splat(p->alpha), hi = kc_splat(p->beta);
+    int32_t ti = (int32_t)(t0 / p->tw), tj = (int32_t)(t0 - (int64_t)ti * p->tw);
+    for (int64_t t = 0; t < nt; t++) {
+        const int full = 2 * ti + 1 < p->oh && 2 * tj + 1 < p->ow;
+        for (int o = 0; o < OGB; o++) {
+            const int64_t ob = og * OGB + o;
+            if (ob >= p->ocb) break;
+            kc_v16 mv[16], yv[4];
+            const float *m = mbuf + ((t * OGB + o) * KWINO_MS) * KC_VL;
+            KC_UNROLL
+            for (int x = 0; x < 16; x++) mv[x] = kc_load(m + x * KC_VL);
+            kwino_out(mv, yv);
+            const kc_v16 bv = kc_load(bias + ob * KC_VL);
+            float *yb = y + n * p->y_img + ob * yblk;
+            const float *rb = res ? res + n * p->y_img + ob * yblk : NULL;
+            KC_UNROLL
+            for (int i = 0; i < 2; i++)
+                KC_UNROLL
+                for (int j = 0; j < 2; j++) {
+                    const int32_t oh = 2 * ti + i, ow = 2 * tj + j;
+                    if (!full && (oh >= p->oh || ow >= p->ow)) continue;
+                    const int64_t yo = ((int64_t)oh * p->ow + ow) * KC_VL;
+                    kc_v16 v = yv[i * 2 + j] + bv;
+                    if (rb) v = v + kc_load(rb + yo);
+                    if (ACT == KC_ACT_RELU)
+                        v = kc_sel(v < zero, zero, v);
+                    else if (ACT == KC_ACT_CLIP)
+                        v = kc_sel(v > hi, hi, kc_sel(v < lo, lo, v));
+                    else if (ACT < 0)
+                        v = kc_act(p->act, v, p->alpha, p->beta);
+                    kc_store(yb + yo, v);
+                }
+        }
+        if (++tj == p->tw) tj = 0, ti++;
+    }
+}
+
 KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, const int OGB, const int PF)
 {
     const float *x = bufs[0], *u = bufs[1], *bias = bufs[2], *res = bufs[3];
@@ -198,34 +244,12 @@ KC_INLINE void kwino_item(const KWinoParams *p, void *const *bufs, int64_t it, c
         }
     }
 
-    /* output transform, + bias (+ residual), activation; only the tile's pixels inside y */
-    const int64_t yblk = (int64_t)p->oh * p->ow * KC_VL;
-    int32_t ti = (int32_t)(t0 / p->tw), tj = (int32_t)(t0 - (int64_t)ti * p->tw);
-    for (int64_t t = 0; t < nt; t++) {
-        for (int o = 0; o < OGB; o++) {
-            const int64_t ob = og * OGB + o;
-            if (ob >= p->ocb) break;
-            kc_v16 mv[16], yv[4];
-            const float *m = mbuf + ((t * OGB + o) * KWINO_MS) * KC_VL;
-            KC_UNROLL
-            for (int x = 0; x < 16; x++) mv[x] = kc_load(m + x * KC_VL);
-            kwino_out(mv, yv);
-            const kc_v16 bv = kc_load(bias + ob * KC_VL);
-            float *yb = y + n * p->y_img + ob * yblk;
-            const float *rb = res ? res + n * p->y_img + ob * yblk : NULL;
-            KC_UNROLL
-            for (int i = 0; i < 2; i++)
-                KC_UNROLL
-                for (int j = 0; j < 2; j++) {
-                    const int32_t oh = 2 * ti + i, ow = 2 * tj + j;
-                    if (oh >= p->oh || ow >= p->ow) continue;
-                    const int64_t yo = ((int64_t)oh * p->ow + ow) * KC_VL;
-                    kc_v16 v = yv[i * 2 + j] + bv;
-                    if (rb) v = v + kc_load(rb + yo);
-                    kc_store(yb + yo, kc_act(p->act, v, p->alpha, p->beta));
-                }
-        }
-        if (++tj == p->tw) tj = 0, ti++;
+    /* output transform, + bias (+ residual), activation (its dispatch outside the loops) */
+    switch (p->act) {
+    case KC_ACT_NONE: kwino_output(p, mbuf, bias, res, y, n, og, t0, nt, OGB, KC_ACT_NONE); break;
+    case KC_ACT_RELU: kwino_output(p, mbuf, bias, res, y, n, og, t0, nt, OGB, KC_ACT_RELU); break;
+    case KC_ACT_CLIP: kwino_output(p, mbuf, bias, res, y, n, og, t0, nt, OGB, KC_ACT_CLIP); break;
+    default: kwino_output(p, mbuf, bias, res, y, n, og, t0, nt, OGB, -1); break;
     }
 }
 
