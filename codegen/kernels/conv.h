@@ -29,7 +29,10 @@
  * unless the weights are very large) outside, tiles inside; partial sums go through y between
  * chunks. Inside a tile: taps, then input blocks (the gather path's pixel offsets are computed
  * once per tap). The first chunk starts from bias + residual (so a residual may share y's buffer),
- * the last applies the activation.
+ * the last applies the activation. The fast path walks the taps backwards on every other tile of
+ * an item (`rev`), so the weights the last tile read last, still in L1, are the first the next
+ * reads (a tile that reads more weights than L1 holds would otherwise miss on all of them: the
+ * 37 KB of resnet18's 7x7 stem on a 32 KB L1, 0.94x the time; no change on the other layers).
  *
  * Work item = (image n, output-channel tile og, pixel group pg of pix_per_item pixels), pg
  * fastest so consecutive items (one thread's range) reuse the tile's weights.
@@ -108,10 +111,10 @@ KC_INLINE void kconv_store_regs(const KConvParams *p, kc_v16 acc[KCONV_OCMAX][KC
  * every tap whose input row is valid and whose T input columns are all inside the row, over
  * input blocks [c0, c1). acc[o][j] += w[i][o] * x[j*PS + i]. The accumulators come from and go
  * back to accm, or, given yt (a tile needing no other pass), start from bias bt (+ residual rt)
- * and end as the activated output at yt. */
+ * and end as the activated output at yt. rev: taps in reverse order. */
 KC_INLINE void kconv_fast_body(const KConvParams *p, float *accm, const float *xg, const float *wg, int32_t c0,
                                int32_t c1, int32_t ihb, int32_t iwb, const float *bt, const float *rt, float *yt,
-                               const int OC, const int T, const int ICI, const int PS)
+                               int rev, const int OC, const int T, const int ICI, const int PS)
 {
     kc_v16 acc[KCONV_OCMAX][KCONV_TMAX];
     if (yt) {
@@ -125,10 +128,12 @@ KC_INLINE void kconv_fast_body(const KConvParams *p, float *accm, const float *x
         kconv_acc_load(acc, accm, OC, T);
     }
     const int64_t taps = (int64_t)p->kh * p->kw, wtap = (int64_t)ICI * OC * KC_VL;
-    for (int32_t kh = 0; kh < p->kh; kh++) {
+    for (int32_t qh = 0; qh < p->kh; qh++) {
+        const int32_t kh = rev ? p->kh - 1 - qh : qh;
         const int32_t ih = ihb + kh * p->dh;
         if (ih < 0 || ih >= p->ih) continue;
-        for (int32_t kw = 0; kw < p->kw; kw++) {
+        for (int32_t qw = 0; qw < p->kw; qw++) {
+            const int32_t kw = rev ? p->kw - 1 - qw : qw;
             const int32_t iw0 = iwb + kw * p->dw;
             if (iw0 < 0 || iw0 + (T - 1) * p->sw >= p->iw) continue;
             const float *xb = xg + c0 * p->x_blk + ih * p->x_row + iw0 * p->x_pix;
@@ -250,7 +255,7 @@ KC_INLINE void kconv_tile_coords(const KConvParams *p, int64_t t0, int nv, const
 }
 
 typedef void (*KConvFastFn)(const KConvParams *, float *, const float *, const float *, int32_t, int32_t,
-                            int32_t, int32_t, const float *, const float *, float *);
+                            int32_t, int32_t, const float *, const float *, float *, int);
 typedef void (*KConvPtrFn)(const KConvParams *, float *, const float *, const float *, int32_t, int32_t,
                            const int32_t *, const int32_t *, int);
 
@@ -307,11 +312,11 @@ KC_INLINE void kconv_item_rows(const KConvParams *p, const float *xg, const floa
         float *yt = yb + t0 * KC_VL;
         const float *rt = rb ? rb + t0 * KC_VL : 0;
         if (nv == T) {
-            fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, bias + ocb0 * KC_VL, rt, yt);
+            fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, bias + ocb0 * KC_VL, rt, yt, ((t0 - pix0) / T) & 1);
             continue;
         }
         kconv_acc_begin(p, accm, bias + ocb0 * KC_VL, rt, 0, nv, OC, T);
-        fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, 0, 0, 0);
+        fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, 0, 0, 0, ((t0 - pix0) / T) & 1);
         kconv_store(p, accm, yt, nv, 1, OC, T);
     }
 }
@@ -334,7 +339,8 @@ KC_INLINE void kconv_item_tiles(const KConvParams *p, const float *xg, const flo
             const int border = iwb < 0 || iwb + (p->kw - 1) * p->dw + (T - 1) * p->sw >= p->iw;
             if (in_row && !border && c0 == 0 && c1 == p->icb_g) {
                 /* the common case: one call computes the tile from bias to output */
-                fast(p, accm, xg, wg, c0, c1, ihb, iwb, bias + ocb0 * KC_VL, rb ? rb + t0 * KC_VL : 0, yt);
+                fast(p, accm, xg, wg, c0, c1, ihb, iwb, bias + ocb0 * KC_VL, rb ? rb + t0 * KC_VL : 0, yt,
+                     ((t0 - pix0) / T) & 1);
                 continue;
             }
             kconv_acc_begin(p, accm, bias + ocb0 * KC_VL, rb ? rb + t0 * KC_VL : 0, c0 > 0 ? yt : 0, nv, OC, T);
@@ -342,7 +348,7 @@ KC_INLINE void kconv_item_tiles(const KConvParams *p, const float *xg, const flo
             kconv_tile_coords(p, t0, nv, T, hb, wb);
             if (in_row) {
                 /* inside one output row: fast path, then the border taps if there are any */
-                fast(p, accm, xg, wg, c0, c1, ihb, iwb, 0, 0, 0);
+                fast(p, accm, xg, wg, c0, c1, ihb, iwb, 0, 0, 0, ((t0 - pix0) / T) & 1);
                 if (border) ptr(p, accm, xg, wg, c0, c1, hb, wb, 1);
             } else {
                 ptr(p, accm, xg, wg, c0, c1, hb, wb, 0);
@@ -394,9 +400,9 @@ KC_INLINE void kconv_range(const void *params, void *const *bufs, int64_t begin,
 #define KCONV_RANGE_DEFINE(OC, T, CLS, ICI, PS)                                                   \
     static __attribute__((noinline, unused)) void kconv_fast_##CLS##_##OC##x##T(                  \
         const KConvParams *p, float *accm, const float *xg, const float *wg, int32_t c0,          \
-        int32_t c1, int32_t ihb, int32_t iwb, const float *bt, const float *rt, float *yt)        \
+        int32_t c1, int32_t ihb, int32_t iwb, const float *bt, const float *rt, float *yt, int rev) \
     {                                                                                             \
-        kconv_fast_body(p, accm, xg, wg, c0, c1, ihb, iwb, bt, rt, yt, OC, T, ICI, PS);           \
+        kconv_fast_body(p, accm, xg, wg, c0, c1, ihb, iwb, bt, rt, yt, rev, OC, T, ICI, PS);      \
     }                                                                                             \
     static __attribute__((noinline, unused)) void kconv_ptr_##CLS##_##OC##x##T(                   \
         const KConvParams *p, float *accm, const float *xg, const float *wg, int32_t c0,          \
