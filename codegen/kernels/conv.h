@@ -309,14 +309,15 @@ KC_INLINE void kconv_item_rows(const KConvParams *p, const float *xg, const floa
     for (int64_t t0 = pix0; t0 < pix1; t0 += T) {
         const int nv = pix1 - t0 < T ? (int)(pix1 - t0) : T;
         const int32_t iwb = (int32_t)(t0 - pix0) * p->sw;
+        const int rev = ((t0 - pix0) / T) & 1; /* every other tile's taps backwards */
         float *yt = yb + t0 * KC_VL;
         const float *rt = rb ? rb + t0 * KC_VL : 0;
         if (nv == T) {
-            fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, bias + ocb0 * KC_VL, rt, yt, ((t0 - pix0) / T) & 1);
+            fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, bias + ocb0 * KC_VL, rt, yt, rev);
             continue;
         }
         kconv_acc_begin(p, accm, bias + ocb0 * KC_VL, rt, 0, nv, OC, T);
-        fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, 0, 0, 0, ((t0 - pix0) / T) & 1);
+        fast(&q, accm, buf, wg, 0, p->icb_g, -r0, iwb, 0, 0, 0, rev);
         kconv_store(p, accm, yt, nv, 1, OC, T);
     }
 }
@@ -337,10 +338,10 @@ KC_INLINE void kconv_item_tiles(const KConvParams *p, const float *xg, const flo
             const int32_t ihb = oh0 * p->sh - p->ph, iwb = ow0 * p->sw - p->pw;
             const int in_row = PS != 0 && nv == T && ow0 + T <= p->ow;
             const int border = iwb < 0 || iwb + (p->kw - 1) * p->dw + (T - 1) * p->sw >= p->iw;
+            const int rev = ((t0 - pix0) / T) & 1; /* every other tile's taps backwards */
             if (in_row && !border && c0 == 0 && c1 == p->icb_g) {
                 /* the common case: one call computes the tile from bias to output */
-                fast(p, accm, xg, wg, c0, c1, ihb, iwb, bias + ocb0 * KC_VL, rb ? rb + t0 * KC_VL : 0, yt,
-                     ((t0 - pix0) / T) & 1);
+                fast(p, accm, xg, wg, c0, c1, ihb, iwb, bias + ocb0 * KC_VL, rb ? rb + t0 * KC_VL : 0, yt, rev);
                 continue;
             }
             kconv_acc_begin(p, accm, bias + ocb0 * KC_VL, rb ? rb + t0 * KC_VL : 0, c0 > 0 ? yt : 0, nv, OC, T);
@@ -348,7 +349,7 @@ KC_INLINE void kconv_item_tiles(const KConvParams *p, const float *xg, const flo
             kconv_tile_coords(p, t0, nv, T, hb, wb);
             if (in_row) {
                 /* inside one output row: fast path, then the border taps if there are any */
-                fast(p, accm, xg, wg, c0, c1, ihb, iwb, 0, 0, 0, ((t0 - pix0) / T) & 1);
+                fast(p, accm, xg, wg, c0, c1, ihb, iwb, 0, 0, 0, rev);
                 if (border) ptr(p, accm, xg, wg, c0, c1, hb, wb, 1);
             } else {
                 ptr(p, accm, xg, wg, c0, c1, hb, wb, 0);

@@ -92,8 +92,8 @@ typedef struct KDwParams {
 #define KDW_SCRATCH_FLOATS 6144
 
 /* ---------------------------------------------------------------- Winograd F(2x2,3x3) (conv_wino.h) */
-/* X(OGB): output blocks per work item (the register tile is 6 tiles x OGB blocks). */
-/* X(OGB, SFX, PF): the instances, OGB output blocks per group, PF 1 for the variant _pf that
+/* X(OGB, SFX, PF): the instances, OGB output blocks per work item (the register tile is 6 tiles
+ * x OGB blocks), PF 1 for the variant _pf that
  * prefetches U (KWINO_UPF_BYTES): one function each, so that the plain variant's code is not
  * laid out around the other's (both in one function measured 2-4% slower at 64-128 channels) */
 #define KWINO_INSTANCES(X) X(4, , 0) X(2, , 0) X(1, , 0) X(4, _pf, 1) X(2, _pf, 1) X(1, _pf, 1)
@@ -122,9 +122,9 @@ typedef struct KWinoParams {
 /* An output group's U (16 x ICB*16 x OGB x 16 floats) larger than this takes the _pf instance,
  * which prefetches it (the hardware prefetcher does not run ahead of its slices, one per
  * transform position, from L3).
- * Measured on Cascade Lake (1 MB L2), kernel alone, min of 15 runs: 256 channels at 14x14 (1 MB)
- * 1.11 -> 1.08 ms, 512 at 7x7 (2 MB) 2.57 -> 2.04 ms; at 64 and 128 channels (256 and 512 KB,
- * from L2) prefetching cost 5-15%. */
+ * Measured on Cascade Lake (1 MB L2), kernel alone, min of 15-30 runs: 256 channels at 14x14
+ * (1 MB) 1.07-1.11 -> 1.07-1.08 ms, 512 at 7x7 (2 MB) 2.55 -> 1.87 ms; at 64 and 128 channels
+ * (256 and 512 KB, from L2) prefetching cost 5-15%. */
 #define KWINO_UPF_BYTES (512 * 1024)
 /* With the prefetches, one transform position's U per pass (chunk x 16 x OGB vectors) at most
  * this: 6 blocks at OGB 4 (512 channels at 7x7: 8 blocks 1.06x the time of 4 or 6). */
