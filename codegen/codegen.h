@@ -61,8 +61,9 @@ typedef struct CgOptions {
     FILE *stats;              /* per-layer report (native kernel or fallback, workspace); NULL */
     int64_t pattern_band_bytes; /* run a PatternPad + PatternConv pair in bands of rows whose
                                    copies take at most this many bytes (0: never; lower_pattern.c) */
-    int no_winograd;          /* 1: direct convolution only (ppcc --winograd=off); 0: 3x3 stride-1
-                                 convs use the Winograd kernel where it applies (codegen/pack.c) */
+    int no_winograd;          /* 1: direct convolution only (ppcc --winograd=off); 2: Winograd
+                                 F(2x2,3x3) only (--winograd=2x2); 0: 3x3 stride-1 convs use the
+                                 Winograd kernels where they apply (codegen/pack.c) */
 } CgOptions;
 
 /* Compile g (shape-inferred; memory-planned by plan-memory or not: codegen then plans simply)

@@ -32,8 +32,8 @@ typedef struct CgTarget {
     /* not a fact of the target but of the compile (CgOptions.pattern_band_bytes, 0 with
      * debug_layers): the L2 budget of a band of pattern-conv input copies, 0 = no banding */
     int64_t band_bytes;
-    /* also of the compile (!CgOptions.no_winograd): 1 = 3x3 stride-1 convs may use the Winograd
-     * kernel (codegen/pack.c), 0 = direct convolution only */
+    /* also of the compile (CgOptions.no_winograd): 1 = 3x3 stride-1 convs may use the Winograd
+     * kernels (codegen/pack.c), 2 = only F(2x2,3x3), 0 = direct convolution only */
     int winograd;
 } CgTarget;
 

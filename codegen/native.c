@@ -52,7 +52,7 @@ int cg_native_prepare(Cg *c, int i, Diag *d)
     const CgLowering *l = cg_lowerings;
     CgTarget t = c->o->target->facts;
     t.band_bytes = c->o->debug_layers ? 0 : c->o->pattern_band_bytes; /* layers run one node at a time */
-    t.winograd = !c->o->no_winograd;
+    t.winograd = c->o->no_winograd == 1 ? 0 : c->o->no_winograd == 2 ? 2 : 1;
     for (; l->lower; l++) {
         cg_call_init(call, NULL);
         int r = l->lower(g, n, &t, call, d);

@@ -10,9 +10,11 @@
  *
  * Winograd (conv_wino.h): with CgTarget.winograd, every conv kplan_wino_ok accepts (blocked
  * input, one group, 3x3, stride 1, dilation 1) whose padded output lanes need no zeroing; the
- * tiles per item and input blocks per pass from kplan_wino_blocking. Measured on Cascade Lake
- * (docs/codegen.md §5), it took 0.35-0.93x the direct kernel's time on every such layer of
- * resnet18, vgg16 and squeezenet1_1, so no cost comparison is made.
+ * tile size from kplan_wino_wm (F(4x4,3x3) up to 128 input channels on images of 16 or more of
+ * its tiles, F(2x2,3x3) elsewhere or with CgTarget.winograd 2), the tiles per item and input
+ * blocks per pass from kplan_wino_blocking. Measured on Cascade Lake (docs/codegen.md §5),
+ * F(2x2) took 0.35-0.93x the direct kernel's time on every such layer of resnet18, vgg16 and
+ * squeezenet1_1, so no cost comparison is made.
  *
  * Packing: weights [OC, IC/group, KH, KW] -> per output-channel tile og of OC blocks:
  * [og][icb][kh][kw][ici][oc_tile][16] (conv.h), [CB][KH][KW][16] (conv_dw.h), or transformed,
@@ -36,7 +38,7 @@ static const char *const conv_fn_names[] = {
 #undef NAME
 };
 static const char *const conv_wino_fn_names[] = {
-#define NAME(OGB, SFX, PF) "kx_wino_" #OGB #SFX "_range",
+#define NAME(OGB, SFX, PF, WM) "kx_wino_" #OGB #SFX "_range",
     KWINO_INSTANCES(NAME)
 #undef NAME
 };
@@ -116,13 +118,16 @@ static int plan_wino(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     KWinoParams *w = &p->wino;
     memset(w, 0, sizeof *w);
     const int ogb = kplan_wino_ogb(tg->vector_bits, tg->vregs);
-    const int64_t icb = cdiv(c->ic, BLK), ocb = cdiv(c->oc, BLK), th = cdiv(c->oh, 2), tw = cdiv(c->ow, 2);
+    const int64_t icb = cdiv(c->ic, BLK), ocb = cdiv(c->oc, BLK);
+    const KConvGeom lg = {c->ih, c->iw, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw};
+    const int wm = tg->winograd == 2 ? 2 : kplan_wino_wm(&lg, icb), nx = (wm + 2) * (wm + 2);
+    const int64_t th = cdiv(c->oh, wm), tw = cdiv(c->ow, wm);
     int64_t tb, chunk;
-    kplan_wino_blocking(th * tw, icb, ogb, &tb, &chunk);
+    kplan_wino_blocking(th * tw, icb, ogb, wm, &tb, &chunk);
     w->ih = (int32_t)c->ih, w->iw = (int32_t)c->iw, w->oh = (int32_t)c->oh, w->ow = (int32_t)c->ow;
     w->ph = (int32_t)c->ph, w->pw = (int32_t)c->pw;
     w->icb = (int32_t)icb, w->ocb = (int32_t)ocb, w->th = (int32_t)th, w->tw = (int32_t)tw;
-    w->tb = (int32_t)tb, w->chunk = (int32_t)chunk, w->ogb = ogb;
+    w->tb = (int32_t)tb, w->chunk = (int32_t)chunk, w->ogb = ogb, w->wm = wm;
     w->n_og = cdiv(ocb, ogb);
     w->n_tb = cdiv(th * tw, tb);
     w->n_work = c->n * w->n_og * w->n_tb;
@@ -132,36 +137,45 @@ static int plan_wino(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     p->winograd = 1;
     p->n_work = w->n_work;
     p->grain = 1; /* an item is tb tiles x 16 x all input channels x ogb blocks: large */
-    p->w_floats = (size_t)(w->n_og * 16 * icb * BLK * ogb * BLK);
+    p->w_floats = (size_t)(w->n_og * nx * icb * BLK * ogb * BLK);
     p->b_floats = (size_t)(ocb * BLK);
     char name[64];
-    const int pf = kplan_wino_prefetch(icb, ogb);
-    snprintf(name, sizeof name, "kx_wino_%d%s_range", ogb, pf ? "_pf" : "");
+    const int pf = kplan_wino_prefetch(icb, ogb, wm);
+    snprintf(name, sizeof name, "kx_wino_%d%s_range", ogb, wm == 4 ? (pf ? "_f4pf" : "_f4") : pf ? "_pf" : "");
     p->range_fn = fn_name(conv_wino_fn_names, sizeof conv_wino_fn_names / sizeof conv_wino_fn_names[0], name);
     IR_ASSERT(p->range_fn);
-    snprintf(p->note, sizeof p->note, "conv NCHW16c 3x3 s1 winograd F(2x2,3x3) %lld tiles x %d blocks", (long long)tb,
-             ogb);
+    snprintf(p->note, sizeof p->note, "conv NCHW16c 3x3 s1 winograd F(%dx%d,3x3) %lld tiles x %d blocks", wm, wm,
+             (long long)tb, ogb);
     return 1;
 }
 
 /* Weights [OC, IC, 3, 3] -> U = G g G^T per filter and channel (in double), at
- * [og][xi][ICB*16][OGB][16] (conv_wino.h). */
+ * [og][xi][ICB*16][OGB][16] (conv_wino.h): G of F(2x2,3x3) (4x3) or of F(4x4,3x3) on the points
+ * 0, 1, -1, 1/2, -2 (6x3). */
 static void pack_wino(const CgConvDesc *c, const CgConvPlan *p, const float *w, float *dst)
 {
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double G4[6][3] = {{1, 0, 0},
+                                    {1.0 / 3, 1.0 / 3, 1.0 / 3},
+                                    {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                                    {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+                                    {1.0 / 15, -2.0 / 15, 4.0 / 15},
+                                    {0, 0, 1}};
     const KWinoParams *q = &p->wino;
+    const int a = q->wm + 2; /* transform side */
+    const double(*G)[3] = q->wm == 4 ? G4 : G2;
     const int64_t c16 = (int64_t)q->icb * BLK, ogb = q->ogb;
     for (int64_t oc = 0; oc < c->oc; oc++) {
         const int64_t blk = oc / BLK, og = blk / ogb, o = blk % ogb, lane = oc % BLK;
         for (int64_t ic = 0; ic < c->ic; ic++) {
             const float *g = w + (oc * c->ic + ic) * 9;
-            double t[4][3];
-            for (int i = 0; i < 4; i++)
+            double t[6][3];
+            for (int i = 0; i < a; i++)
                 for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) {
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < a; j++) {
                     const double u = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
-                    dst[(((og * 16 + i * 4 + j) * c16 + ic) * ogb + o) * BLK + lane] = (float)u;
+                    dst[(((og * a * a + i * a + j) * c16 + ic) * ogb + o) * BLK + lane] = (float)u;
                 }
         }
     }

@@ -32,7 +32,7 @@ typedef struct CgConvDesc {
 
 typedef struct CgConvPlan {
     int depthwise;                /* 1: dw (KDwParams), 0: conv (KConvParams) or Winograd */
-    int winograd;                 /* 1: Winograd F(2x2,3x3) (KWinoParams, conv_wino.h) */
+    int winograd;                 /* 1: Winograd F(2x2,3x3) or F(4x4,3x3) (KWinoParams, conv_wino.h) */
     KConvParams conv;
     KDwParams dw;
     KWinoParams wino;

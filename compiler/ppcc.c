@@ -50,9 +50,11 @@ static const char *usage_text =
     "  --cpu NAME            LLVM CPU name (e.g. skylake-avx512, neoverse-n1, host); default: this\n"
     "                        machine's CPU and features, or a generic CPU with --target\n"
     "  --winograd=MODE       3x3 stride-1 convs: auto (default) computes them with the Winograd\n"
-    "                        F(2x2,3x3) kernel where it applies (2.25x fewer multiply-adds,\n"
-    "                        rounding differs from direct convolution by about 1e-6 relative);\n"
-    "                        off: direct convolution only (docs/codegen.md)\n"
+    "                        kernels where they apply: F(4x4,3x3) up to 128 input channels on\n"
+    "                        images of 16 or more 4x4 tiles (4x fewer multiply-adds; rounding\n"
+    "                        differs from direct convolution by up to about 5e-6 of the largest\n"
+    "                        output), F(2x2,3x3) elsewhere (2.25x fewer, about 5e-7);\n"
+    "                        2x2: F(2x2,3x3) only; off: direct convolution only (docs/codegen.md)\n"
     "  --pattern-conv=MODE   pattern-pruned convs (ppcc --prune): auto (default) uses the sparse\n"
     "                        kernel where its cost model predicts it faster than the dense one,\n"
     "                        sparse everywhere it applies, dense never (docs/codegen.md)\n"
@@ -474,7 +476,8 @@ int main(int argc, char **argv)
         case OPT_WINOGRAD:
             if (!strcmp(optarg, "auto")) o.pc.no_winograd = 0;
             else if (!strcmp(optarg, "off")) o.pc.no_winograd = 1;
-            else return fail(NULL, "--winograd expects auto or off");
+            else if (!strcmp(optarg, "2x2")) o.pc.no_winograd = 2;
+            else return fail(NULL, "--winograd expects auto, 2x2 or off");
             break;
         case OPT_PATTERN_BAND: {
             char *end;

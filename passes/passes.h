@@ -43,8 +43,8 @@ typedef struct PassContext {
     void *pattern_time_ctx;
     const char *tuning_cache;
     int64_t pattern_band_bytes;      /* codegen's banding budget (ppcc --pattern-band): part of the tuning key */
-    int no_winograd;                 /* codegen's CgOptions.no_winograd (ppcc --winograd=off): pattern-group's
-                                        dense prediction and part of the tuning key */
+    int no_winograd;                 /* codegen's CgOptions.no_winograd (ppcc --winograd=off: 1, =2x2: 2):
+                                        pattern-group's dense prediction and part of the tuning key */
     const char *target_cpu;
     struct PatTuneCache *tune_cache; /* internal: the loaded cache during the pass */
     /* Options (and result) of the "prune" pass, see passes/prune_pass.h; NULL = its defaults. */

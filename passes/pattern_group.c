@@ -368,7 +368,8 @@ static void tune_key(const Graph *g, int i, const PatLayer *L, const PassContext
              (long long)L->geo.dilation[1], (long long)L->geo.pad_begin[0], (long long)L->geo.pad_begin[1],
              (long long)L->geo.pad_end[0], (long long)L->geo.pad_end[1], nd->n_in > 3 && nd->in[3] >= 0,
              ir_attr_str(nd, "activation", "none"), ctx->target_vector_bits, (long long)L->NK,
-             (long long)ctx->pattern_band_bytes, !ctx->no_winograd, (unsigned long long)h);
+             (long long)ctx->pattern_band_bytes, ctx->no_winograd == 1 ? 0 : ctx->no_winograd == 2 ? 2 : 1,
+             (unsigned long long)h);
 }
 
 /* --tune times the cost model's TUNE_CANDIDATES best tiles with the default accumulator budget
@@ -464,8 +465,8 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
         const KConvGeom kg = {L.geo.in[0], L.geo.in[1], L.geo.out[0], L.geo.out[1], L.KH, L.KW, L.geo.stride[0],
                               L.geo.stride[1], L.geo.dilation[0], L.geo.dilation[1], L.geo.pad_begin[0],
                               L.geo.pad_begin[1]};
-        const int wino = !(ctx && ctx->no_winograd) && kplan_wino_ok(&kg, 1, g->values[n->in[0]].rank == 5, vbits, vregs);
-        if (wino) dense = kplan_wino_cycles(&kg, L.C, L.M);
+        const int wino = !(ctx && ctx->no_winograd == 1) && kplan_wino_ok(&kg, 1, g->values[n->in[0]].rank == 5, vbits, vregs);
+        if (wino) dense = kplan_wino_cycles(&kg, L.C, L.M, !(ctx && ctx->no_winograd == 2));
         double sparse = best.cycles;
         char hist[200] = "";
         size_t hl = 0;

@@ -26,7 +26,7 @@ KCONV_CLASSES(KCONV_WRAP_CLASS)
 #define KDW_WRAP_CLASS(CLS, PS, KW) KDW_SHAPES(KDW_WRAP, CLS, PS, KW)
 KDW_CLASSES(KDW_WRAP_CLASS)
 
-#define KWINO_WRAP(OGB, SFX, PF)                                                                  \
+#define KWINO_WRAP(OGB, SFX, PF, WM)                                                               \
     void kx_wino_##OGB##SFX##_range(const void *params, void *const *bufs, int64_t begin, int64_t end) \
     {                                                                                             \
         k_wino_##OGB##SFX##_range(params, bufs, begin, end);                                      \

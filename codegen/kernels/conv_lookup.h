@@ -31,7 +31,7 @@ static inline KConvRangeFn kconv_find_range(const char *name)
         KDW_CLASSES(DW_CLASS)
 #undef DW_CLASS
 #undef DW_FN
-#define WINO_FN(OGB, SFX, PF) {"kx_wino_" #OGB #SFX "_range", kx_wino_##OGB##SFX##_range},
+#define WINO_FN(OGB, SFX, PF, WM) {"kx_wino_" #OGB #SFX "_range", kx_wino_##OGB##SFX##_range},
         KWINO_INSTANCES(WINO_FN)
 #undef WINO_FN
     };

@@ -92,11 +92,14 @@ typedef struct KDwParams {
 #define KDW_SCRATCH_FLOATS 6144
 
 /* ---------------------------------------------------------------- Winograd F(2x2,3x3) (conv_wino.h) */
-/* X(OGB, SFX, PF): the instances, OGB output blocks per work item (the register tile is 6 tiles
- * x OGB blocks), PF 1 for the variant _pf that
- * prefetches U (KWINO_UPF_BYTES): one function each, so that the plain variant's code is not
- * laid out around the other's (both in one function measured 2-4% slower at 64-128 channels) */
-#define KWINO_INSTANCES(X) X(4, , 0) X(2, , 0) X(1, , 0) X(4, _pf, 1) X(2, _pf, 1) X(1, _pf, 1)
+/* X(OGB, SFX, PF, WM): the instances, OGB output blocks per work item (the register tile is 6
+ * tiles x OGB blocks), PF 1 for the variant _pf that prefetches U (KWINO_UPF_BYTES): one function
+ * each, so that the plain variant's code is not laid out around the other's (both in one
+ * function measured 2-4% slower at 64-128 channels); WM the output tile's side: 2 for
+ * F(2x2,3x3), 4 for F(4x4,3x3) (the _f4 instances) */
+#define KWINO_INSTANCES(X)                                                                        \
+    X(4, , 0, 2) X(2, , 0, 2) X(1, , 0, 2) X(4, _pf, 1, 2) X(2, _pf, 1, 2) X(1, _pf, 1, 2)          \
+    X(4, _f4, 0, 4) X(2, _f4, 0, 4) X(1, _f4, 0, 4) X(4, _f4pf, 1, 4) X(2, _f4pf, 1, 4) X(1, _f4pf, 1, 4)
 #define KWINO_TT 6 /* tiles per register tile (conv_wino.h) */
 
 typedef struct KWinoParams {
@@ -105,10 +108,11 @@ typedef struct KWinoParams {
     int64_t x_img, y_img; /* floats per image of x, y */
     int32_t ih, iw, oh, ow, ph, pw;
     int32_t icb, ocb;     /* input and output blocks */
-    int32_t th, tw;       /* 2x2 tiles down and across */
+    int32_t th, tw;       /* tiles (wm x wm outputs) down and across */
     int32_t tb;           /* tiles per work item */
     int32_t chunk;        /* input blocks per pass (V on the stack: KWINO_VFLOATS) */
     int32_t ogb;          /* the instance's OGB (the weight packing's layout) */
+    int32_t wm;           /* the instance's output tile side, 2 or 4 (the weight packing's layout) */
     int32_t act;          /* KC_ACT_* with act(0) = 0, or the padded output lanes must be 0 */
     float alpha, beta;
 } KWinoParams;

@@ -197,7 +197,7 @@ static inline int kplan_dw_tile(const KConvGeom *c, int64_t n_items, int req_t, 
     return best;
 }
 
-/* ---------------------------------------------------------------- Winograd F(2x2,3x3) (conv_wino.h) */
+/* ---------------------------------------------------------------- Winograd F(2x2,3x3), F(4x4,3x3) (conv_wino.h) */
 /* Does the Winograd kernel apply: blocked input, one group, 3x3, stride 1, dilation 1, and a
  * register tile of 6 tiles x 1 block fits (AVX-512: 4 blocks)? */
 static inline int kplan_wino_ok(const KConvGeom *c, int64_t group, int blocked, int vector_bits, int vregs)
@@ -213,47 +213,70 @@ static inline int kplan_wino_ogb(int vector_bits, int vregs)
            : kplan_tile_fits(2, KWINO_TT, vector_bits, vregs) ? 2 : 1;
 }
 
-/* Whether an output group's transformed weights (16 x icb*16 x ogb vectors) are large enough
- * for the instance that prefetches them (KWINO_UPF_BYTES, the kx_wino_*_pf instances). */
-static inline int kplan_wino_prefetch(int64_t icb, int ogb)
+/* Whether an output group's transformed weights (nx x icb*16 x ogb vectors, nx = 16 or 36
+ * transform positions) are large enough for the instances that prefetch them (KWINO_UPF_BYTES,
+ * kx_wino_*_pf and kx_wino_*_f4pf). */
+static inline int kplan_wino_prefetch(int64_t icb, int ogb, int wm)
 {
-    return 16.0 * (double)icb * 16 * ogb * 64 > KWINO_UPF_BYTES;
+    return (double)(wm + 2) * (wm + 2) * (double)icb * 16 * ogb * 64 > KWINO_UPF_BYTES;
 }
 
-/* Tiles per work item and input blocks per pass for ntiles tiles, icb input blocks and ogb:
- * as many tiles as the stack scratch of M holds (KWINO_MFLOATS: tiles x ogb x KWINO_MS x 16
- * floats) and V holds for 4 blocks, spread evenly over the items; then as many blocks as V
- * holds (16 x (tiles x blocks x 16 + KWINO_VPAD) floats), with prefetched weights at most
+/* The output tile's side, 4 (F(4x4,3x3), the _f4 instances) or 2 (F(2x2,3x3)): F(4x4) does 36
+ * products per 4x4 tile where F(2x2) does 64 (4 tiles of 16), but its transformed weights U are
+ * 36 x C x 64 floats per output group against 16 x C x 64, streamed once per work item, and its
+ * tiles cover up to 3 rows and columns past the image. So F(4x4) where a group's U stays within
+ * 256 input channels, the image has at least 16 of its tiles (an item amortises U over enough
+ * tiles) and its products are at most 0.8 of F(2x2)'s. Measured on Cascade Lake (kernel alone,
+ * min of runs, ms, F(2x2) -> F(4x4)): 64 channels at 56x56 0.90 -> 0.63, 128 at 28x28
+ * 0.92 -> 0.72, 64 -> 128 at 112x112 7.8 -> 5.8, 256 at 14x14 1.01 -> 0.93, 128 -> 256 at
+ * 14x14 0.49 -> 0.46; 256 -> 512 at 7x7 (4 tiles) 0.85 -> 1.21. In whole models U comes from L3:
+ * F(4x4) on resnet18's 256-channel layers took 1.05x the time of F(2x2) there (`build/bench/ab`). */
+static inline int kplan_wino_wm(const KConvGeom *c, int64_t icb)
+{
+    const int64_t t4 = kplan_cdiv(c->oh, 4) * kplan_cdiv(c->ow, 4), t2 = kplan_cdiv(c->oh, 2) * kplan_cdiv(c->ow, 2);
+    return icb <= 8 && t4 >= 16 && 36 * t4 * 5 <= 16 * t2 * 4 ? 4 : 2;
+}
+
+/* Tiles per work item and input blocks per pass for ntiles tiles of side wm, icb input blocks
+ * and ogb: as many tiles as the stack scratch of M holds (KWINO_MFLOATS: tiles x ogb x (NX + 1)
+ * x 16 floats, NX = (wm + 2)^2 transform positions) and V holds for 4 blocks, spread evenly over
+ * the items (F(2x2) below 256 channels: at most 16 tiles); then as many blocks as V holds
+ * (NX x (tiles x blocks x 16 + KWINO_VPAD) floats), with prefetched weights at most
  * KWINO_UPF_SLICE_BYTES of them per transform position. Fewer passes save the round trips of
  * M through L2 between them (measured on Cascade Lake, kernel alone, min of 6 runs, against the
  * previous cap of 4 blocks, 2 at 49 tiles: 128 channels at 28x28 8 blocks 0.97x the time, 256
- * at 14x14 4 blocks 0.93x). */
-static inline void kplan_wino_blocking(int64_t ntiles, int64_t icb, int ogb, int64_t *tb, int64_t *chunk)
+ * at 14x14 4 blocks 0.93x). F(4x4) at 64 channels, 56x56: 12-20 tiles per item within 4%. */
+static inline void kplan_wino_blocking(int64_t ntiles, int64_t icb, int ogb, int wm, int64_t *tb, int64_t *chunk)
 {
-    const int64_t vrow = KWINO_VFLOATS / 16 - KWINO_VPAD; /* floats of one xi's rows */
-    int64_t tmax = KWINO_MFLOATS / (KWINO_MS * 16 * ogb);
+    const int64_t nx = (int64_t)(wm + 2) * (wm + 2);
+    const int64_t vrow = KWINO_VFLOATS / nx - KWINO_VPAD; /* floats of one xi's rows */
+    int64_t tmax = KWINO_MFLOATS / ((nx + 1) * 16 * ogb);
     if (tmax > vrow / 64) tmax = vrow / 64; /* at least 4 blocks per pass */
-    if (icb < 16 && tmax > 64 / ogb) tmax = 64 / ogb;
+    if (wm == 2 && icb < 16 && tmax > 64 / ogb) tmax = 64 / ogb;
     const int64_t n_tb = kplan_cdiv(ntiles, tmax);
     *tb = kplan_cdiv(ntiles, n_tb);
     *chunk = vrow / (16 * *tb);
-    if (kplan_wino_prefetch(icb, ogb) && *chunk > KWINO_UPF_SLICE_BYTES / (16 * ogb * 64))
+    if (kplan_wino_prefetch(icb, ogb, wm) && *chunk > KWINO_UPF_SLICE_BYTES / (16 * ogb * 64))
         *chunk = KWINO_UPF_SLICE_BYTES / (16 * ogb * 64);
     if (*chunk > icb) *chunk = icb;
 }
 
-/* Predicted cycles of one image: the products (16 per tile, input and output channel) at a
- * fraction of the FMA peak that falls with the input channels (the transformed weights of an
- * item's output group, 16 x C x 64 floats, are streamed once per item: from L2 up to 128
- * channels, beyond from L3). Fitted to bench measurements on Cascade Lake (docs/codegen.md §5):
- * 0.67-0.69 of the peak at 64 channels, 0.62-0.65 at 128, 0.49-0.53 at 256, 0.35-0.48 at 512. */
-static inline double kplan_wino_cycles(const KConvGeom *c, int64_t ic, int64_t oc)
+/* Predicted cycles of one image: the products (per tile, input and output channel 16 for
+ * F(2x2), 36 for F(4x4)) at a fraction of the FMA peak that falls with the input channels (the
+ * transformed weights of an item's output group, NX x C x 64 floats, are streamed once per item:
+ * from L2 up to 128 channels, beyond from L3). Fitted to bench measurements on Cascade Lake
+ * (docs/codegen.md §5): F(2x2) 0.67-0.69 of the peak at 64 channels, 0.62-0.65 at 128, 0.49-0.53
+ * at 256, 0.35-0.48 at 512; F(4x4) about 0.8 of that (kernel alone: 64 channels at 56x56 0.61
+ * against 0.76). */
+static inline double kplan_wino_cycles(const KConvGeom *c, int64_t ic, int64_t oc, int allow_f4)
 {
-    const double tiles = (double)(kplan_cdiv(c->oh, 2) * kplan_cdiv(c->ow, 2));
+    const int wm = allow_f4 ? kplan_wino_wm(c, kplan_cdiv(ic, 16)) : 2;
+    const double tiles = (double)(kplan_cdiv(c->oh, wm) * kplan_cdiv(c->ow, wm));
     const double c16 = (double)(kplan_cdiv(ic, 16) * 16), m16 = (double)(kplan_cdiv(oc, 16) * 16);
     double eff = 0.72 - 0.0006 * c16;
     if (eff < 0.3) eff = 0.3;
-    return tiles * 16.0 * c16 * m16 / 32.0 / eff;
+    if (wm == 4) eff *= 0.8;
+    return tiles * (wm + 2) * (wm + 2) * c16 * m16 / 32.0 / eff;
 }
 
 #endif

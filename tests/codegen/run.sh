@@ -163,6 +163,26 @@ if grep -q avx512f /proc/cpuinfo; then
     ok "resnet18 assembly: $n FMAs on 512-bit zmm registers"; else bad "resnet18 zmm FMAs"; fi
 fi
 
+# ---------------------------------------------------------------- Winograd tile sizes
+# resnet18's stride-1 3x3 convs: F(4x4,3x3) on the 7 of up to 128 input channels, F(2x2,3x3) on
+# the 6 wider ones; --winograd=2x2 keeps F(2x2) on all 13 and equals the interpreter as well
+if "$PPCC" "$MODELS/resnet18/model.onnx" --stats -o "$TMP/r18w.so" > "$TMP/log" 2>&1; then
+  n4=$(grep -c 'winograd F(4x4,3x3)' "$TMP/log"); n2=$(grep -c 'winograd F(2x2,3x3)' "$TMP/log")
+  [ "$n4" = 7 ] && [ "$n2" = 6 ] && ok "resnet18: Winograd F(4x4) on 7 convs, F(2x2) on 6" ||
+    bad "resnet18: Winograd F(4x4) on $n4 convs, F(2x2) on $n2 (want 7 and 6)"
+else bad "resnet18 --stats: $(tail -1 "$TMP/log")"; fi
+if "$PPCC" "$MODELS/resnet18/model.onnx" --winograd=2x2 --stats -o "$TMP/r18w2.so" > "$TMP/log" 2>&1; then
+  n4=$(grep -c 'winograd F(4x4,3x3)' "$TMP/log"); n2=$(grep -c 'winograd F(2x2,3x3)' "$TMP/log")
+  [ "$n4" = 0 ] && [ "$n2" = 13 ] && ok "resnet18 --winograd=2x2: F(2x2) on all 13" ||
+    bad "resnet18 --winograd=2x2: F(4x4) on $n4 convs, F(2x2) on $n2 (want 0 and 13)"
+  same_as_interp "resnet18 --winograd=2x2 vs interpreter" "$MODELS/resnet18/model.onnx" "$TMP/r18w2.so" 22 --rel-l2 1e-4
+else bad "resnet18 --winograd=2x2: $(tail -1 "$TMP/log")"; fi
+if "$PPCC" "$MNIST" --winograd=4x4 -o "$TMP/x.so" 2> "$TMP/log"; then bad "--winograd=4x4 accepted"; else
+  grep -q "expects auto, 2x2 or off" "$TMP/log" && ok "--winograd=4x4 rejected: $(cat "$TMP/log")" ||
+    bad "--winograd=4x4: $(cat "$TMP/log")"
+fi
+rm -f "$TMP/r18w.so" "$TMP/r18w2.so"
+
 # ---------------------------------------------------------------- vgg16
 if [ "${CODEGEN_VGG16:-1}" != 0 ]; then
   /usr/bin/python3 tests/models/export.py "$MODELS" vgg16 > "$TMP/log" 2>&1 || bad "export.py vgg16"

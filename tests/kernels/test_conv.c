@@ -567,10 +567,11 @@ START_TEST(test_random)
 }
 END_TEST
 
-/* The Winograd F(2x2,3x3) kernel (conv_wino.h): 3x3 stride-1 convs with CgTarget.winograd, on
- * shapes that exercise its blocking (several tile blocks per image, several input-block passes,
- * a partial output group, N = 2; the U-prefetching instance, kx_wino_*_pf, past 128 input channels),
- * odd and tiny images, asymmetric pads 0-2, every activation,
+/* The Winograd kernels (conv_wino.h): 3x3 stride-1 convs with CgTarget.winograd, on shapes that
+ * exercise their blocking (several tile blocks per image, several input-block passes, a partial
+ * output group, N = 2), both tile sizes (F(4x4,3x3), kx_wino_*_f4, where kplan_wino_wm's rule
+ * says, restated here; F(2x2,3x3) elsewhere, its U-prefetching instance kx_wino_*_pf past 128
+ * input channels), odd and tiny images, asymmetric pads 0-2, every activation,
  * residual and bias; a shape with padded output lanes and act(0) != 0 must take the direct
  * kernel (the Winograd kernel does not zero padded lanes). */
 START_TEST(test_winograd)
@@ -583,6 +584,9 @@ START_TEST(test_winograd)
     cs[n++] = base_case(1, 5, 1, 3, 3, 1, 1);     /* 1x1 image */
     cs[n++] = base_case(1, 300, 6, 20, 3, 1, 1);  /* 19 input blocks: 4 passes (6, 6, 6, 1) */
     cs[n++] = base_case(1, 256, 14, 72, 3, 1, 1); /* 16 input blocks: 49 tiles per item, 4 passes */
+    cs[n++] = base_case(1, 80, 30, 40, 3, 1, 1);  /* F(4x4): 64 tiles, 4 items of 16, 5 input blocks, prefetched U */
+    cs[n++] = base_case(1, 128, 16, 24, 3, 1, 1); /* F(4x4): 8 input blocks, 2 passes (5, 3) */
+    cs[n++] = base_case(1, 64, 57, 64, 3, 1, 1);  /* F(4x4): 225 tiles, 11 items, the last row of tiles 1 high */
     cs[n++] = base_case(1, 272, 20, 20, 3, 1, 1); /* 100 tiles: 3 items of 34, 33, 33 */
     cs[n++] = base_case(1, 512, 7, 36, 3, 1, 1);  /* 32 input blocks: 6 passes, the last of 2 */
     cs[n++] = base_case(1, 32, 8, 32, 3, 1, 0);   /* no pads */
@@ -603,7 +607,7 @@ START_TEST(test_winograd)
         c.bias = rng_int(&rs, 0, 4) != 0;
         cs[n++] = c;
     }
-    int fails = 0, wino = 0, pf = 0;
+    int fails = 0, wino = 0, pf = 0, f4 = 0;
     const int ogb = kplan_wino_ogb(512, 32);
     for (int k = 0; k < n; k++) {
         cs[k].winograd = 1;
@@ -611,21 +615,27 @@ START_TEST(test_winograd)
         const Activation a = case_activation(&cs[k]);
         const int direct = cs[k].oc % 16 && activation_apply(&a, 0.0) != 0.0;
         const int took = !strncmp(last_fn, "kx_wino_", 8);
-        /* the U-prefetching instance where a group's U (16 x ICB*16 x OGB vectors) exceeds the bound */
-        const int want_pf = !direct && 16.0 * ((cs[k].ic + 15) / 16) * 16 * ogb * 64 > 512 * 1024;
-        const int took_pf = took && strstr(last_fn, "_pf_") != NULL;
-        wino += took, pf += took_pf;
-        if (took == direct || took_pf != want_pf) {
+        /* F(4x4) up to 128 input channels where the output has at least 16 of its 4x4 tiles and
+         * their 36 products per tile are at most 0.8 of F(2x2)'s 16 per 2x2 tile */
+        const int oh = cs[k].ih + cs[k].pads[0] + cs[k].pads[2] - 2, ow = cs[k].iw + cs[k].pads[1] + cs[k].pads[3] - 2;
+        const int t4 = ((oh + 3) / 4) * ((ow + 3) / 4), t2 = ((oh + 1) / 2) * ((ow + 1) / 2);
+        const int want_f4 = !direct && (cs[k].ic + 15) / 16 <= 8 && t4 >= 16 && 36 * t4 * 5 <= 16 * t2 * 4;
+        /* the U-prefetching instances where a group's U (16 or 36 x ICB*16 x OGB vectors) exceeds the bound */
+        const int want_pf = !direct && (want_f4 ? 36.0 : 16.0) * ((cs[k].ic + 15) / 16) * 16 * ogb * 64 > 512 * 1024;
+        const int took_pf = took && strstr(last_fn, "pf_") != NULL, took_f4 = took && strstr(last_fn, "_f4") != NULL;
+        wino += took, pf += took_pf, f4 += took_f4;
+        if (took == direct || took_pf != want_pf || took_f4 != want_f4) {
             char desc[256];
             case_str(&cs[k], desc, sizeof desc);
             fprintf(stderr, "FAIL %s: kernel %s, want %s%s\n", desc, last_fn, direct ? "direct" : "winograd",
-                    want_pf ? " (prefetching U)" : "");
+                    want_f4 ? " F(4x4)" : want_pf ? " (prefetching U)" : "");
             fails++;
         }
     }
     ck_assert_int_eq(fails, 0);
     ck_assert_int_ge(wino, 90); /* 98 of the 128 with this seed; the rest need the direct kernel */
-    ck_assert_int_ge(pf, 4);    /* the 4 shapes of more than 128 channels */
+    ck_assert_int_ge(pf, 4);    /* F(2x2) past 128 channels, F(4x4) past 56 */
+    ck_assert_int_ge(f4, 10);
 }
 END_TEST
 
