@@ -123,13 +123,15 @@ typedef struct KWinoParams {
 #define KWINO_VPAD 16   /* floats after V's rows of one xi */
 #define KWINO_MS 17     /* vectors per tile and block in M: 16 and one of padding */
 #define KWINO_TBMAX 49  /* tiles per work item, at most */
-/* An output group's U (16 x ICB*16 x OGB x 16 floats) larger than this takes the _pf instance,
- * which prefetches it (the hardware prefetcher does not run ahead of its slices, one per
- * transform position, from L3).
- * Measured on Cascade Lake (1 MB L2), kernel alone, min of 15-30 runs: 256 channels at 14x14
- * (1 MB) 1.07-1.11 -> 1.07-1.08 ms, 512 at 7x7 (2 MB) 2.55 -> 1.87 ms; at 64 and 128 channels
- * (256 and 512 KB, from L2) prefetching cost 5-15%. */
-#define KWINO_UPF_BYTES (512 * 1024)
+/* An output group's U (NX x ICB*16 x OGB x 16 floats) larger than this takes the _pf or _f4pf
+ * instance, which prefetches it (the hardware prefetcher does not run ahead of its slices, one
+ * per transform position, from L3).
+ * Measured on Cascade Lake (1 MB L2), kernel alone, min of 15-30 runs: F(2x2) 256 channels at
+ * 14x14 (1 MB) 1.07-1.11 -> 1.07-1.08 ms, 512 at 7x7 (2 MB) 2.55 -> 1.87 ms; at 64 and 128
+ * channels (256 and 512 KB, from L2) prefetching cost 5-15%. F(4x4) at 64 channels (590 KB):
+ * 1.10-1.14x the time with the prefetches (56x56 and 224x224), at 128 channels (1.2 MB) whole
+ * dense resnet18 0.985x. */
+#define KWINO_UPF_BYTES (768 * 1024)
 /* With the prefetches, one transform position's U per pass (chunk x 16 x OGB vectors) at most
  * this: 6 blocks at OGB 4 (512 channels at 7x7: 8 blocks 1.06x the time of 4 or 6). */
 #define KWINO_UPF_SLICE_BYTES (24 * 1024)
