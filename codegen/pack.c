@@ -120,7 +120,7 @@ static int plan_wino(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     const int ogb = kplan_wino_ogb(tg->vector_bits, tg->vregs);
     const int64_t icb = cdiv(c->ic, BLK), ocb = cdiv(c->oc, BLK);
     const KConvGeom lg = {c->ih, c->iw, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw};
-    const int wm = tg->winograd == 2 ? 2 : kplan_wino_wm(&lg, icb), nx = (wm + 2) * (wm + 2);
+    const int wm = kplan_wino_wm(&lg, icb, tg->winograd != 2), nx = (wm + 2) * (wm + 2);
     const int64_t th = cdiv(c->oh, wm), tw = cdiv(c->ow, wm);
     int64_t tb, chunk;
     kplan_wino_blocking(th * tw, icb, ogb, wm, &tb, &chunk);

@@ -368,8 +368,7 @@ static void tune_key(const Graph *g, int i, const PatLayer *L, const PassContext
              (long long)L->geo.dilation[1], (long long)L->geo.pad_begin[0], (long long)L->geo.pad_begin[1],
              (long long)L->geo.pad_end[0], (long long)L->geo.pad_end[1], nd->n_in > 3 && nd->in[3] >= 0,
              ir_attr_str(nd, "activation", "none"), ctx->target_vector_bits, (long long)L->NK,
-             (long long)ctx->pattern_band_bytes, ctx->no_winograd == 1 ? 0 : ctx->no_winograd == 2 ? 2 : 1,
-             (unsigned long long)h);
+             (long long)ctx->pattern_band_bytes, ctx->no_winograd, (unsigned long long)h);
 }
 
 /* --tune times the cost model's TUNE_CANDIDATES best tiles with the default accumulator budget

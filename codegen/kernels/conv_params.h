@@ -91,7 +91,7 @@ typedef struct KDwParams {
 /* Floats of the dw kernel's zero-padded input copy (on the stack): 24 KB. */
 #define KDW_SCRATCH_FLOATS 6144
 
-/* ---------------------------------------------------------------- Winograd F(2x2,3x3) (conv_wino.h) */
+/* ---------------------------------------------------------------- Winograd F(2x2,3x3), F(4x4,3x3) (conv_wino.h) */
 /* X(OGB, SFX, PF, WM): the instances, OGB output blocks per work item (the register tile is 6
  * tiles x OGB blocks), PF 1 for the variant _pf that prefetches U (KWINO_UPF_BYTES): one function
  * each, so that the plain variant's code is not laid out around the other's (both in one

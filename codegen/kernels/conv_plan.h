@@ -224,17 +224,17 @@ static inline int kplan_wino_prefetch(int64_t icb, int ogb, int wm)
 /* The output tile's side, 4 (F(4x4,3x3), the _f4 instances) or 2 (F(2x2,3x3)): F(4x4) does 36
  * products per 4x4 tile where F(2x2) does 64 (4 tiles of 16), but its transformed weights U are
  * 36 x C x 64 floats per output group against 16 x C x 64, streamed once per work item, and its
- * tiles cover up to 3 rows and columns past the image. So F(4x4) where a group's U stays within
- * 256 input channels, the image has at least 16 of its tiles (an item amortises U over enough
+ * tiles cover up to 3 rows and columns past the image. So F(4x4) (where allowed: allow_f4) up to
+ * 128 input channels, where the image has at least 16 of its tiles (an item amortises U over enough
  * tiles) and its products are at most 0.8 of F(2x2)'s. Measured on Cascade Lake (kernel alone,
  * min of runs, ms, F(2x2) -> F(4x4)): 64 channels at 56x56 0.90 -> 0.63, 128 at 28x28
  * 0.92 -> 0.72, 64 -> 128 at 112x112 7.8 -> 5.8, 256 at 14x14 1.01 -> 0.93, 128 -> 256 at
  * 14x14 0.49 -> 0.46; 256 -> 512 at 7x7 (4 tiles) 0.85 -> 1.21. In whole models U comes from L3:
  * F(4x4) on resnet18's 256-channel layers took 1.05x the time of F(2x2) there (`build/bench/ab`). */
-static inline int kplan_wino_wm(const KConvGeom *c, int64_t icb)
+static inline int kplan_wino_wm(const KConvGeom *c, int64_t icb, int allow_f4)
 {
     const int64_t t4 = kplan_cdiv(c->oh, 4) * kplan_cdiv(c->ow, 4), t2 = kplan_cdiv(c->oh, 2) * kplan_cdiv(c->ow, 2);
-    return icb <= 8 && t4 >= 16 && 36 * t4 * 5 <= 16 * t2 * 4 ? 4 : 2;
+    return allow_f4 && icb <= 8 && t4 >= 16 && 36 * t4 * 5 <= 16 * t2 * 4 ? 4 : 2;
 }
 
 /* Tiles per work item and input blocks per pass for ntiles tiles of side wm, icb input blocks
@@ -270,7 +270,7 @@ static inline void kplan_wino_blocking(int64_t ntiles, int64_t icb, int ogb, int
  * against 0.76). */
 static inline double kplan_wino_cycles(const KConvGeom *c, int64_t ic, int64_t oc, int allow_f4)
 {
-    const int wm = allow_f4 ? kplan_wino_wm(c, kplan_cdiv(ic, 16)) : 2;
+    const int wm = kplan_wino_wm(c, kplan_cdiv(ic, 16), allow_f4);
     const double tiles = (double)(kplan_cdiv(c->oh, wm) * kplan_cdiv(c->ow, wm));
     const double c16 = (double)(kplan_cdiv(ic, 16) * 16), m16 = (double)(kplan_cdiv(oc, 16) * 16);
     double eff = 0.72 - 0.0006 * c16;
