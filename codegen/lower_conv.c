@@ -102,6 +102,7 @@ static int conv_desc(const Graph *g, const Node *n, CgConvDesc *out, int *xi_out
         /* the padded lanes must stay zero (docs/codegen.md §1): the kernel zeroes them */
         .keep_lanes = M % IR_LAYOUT_BLOCK && activation_apply(&act, 0.0) != 0.0 ? (int)(M % IR_LAYOUT_BLOCK) : 0,
         .oc_tile = (int)ir_attr_int(n, "sched_oc_tile", 0), .ow_tile = (int)ir_attr_int(n, "sched_ow_tile", 0),
+        .w = group == 1 ? w->data : NULL,
     };
     if (narrow) {
         desc.group = (C + IR_LAYOUT_BLOCK - 1) / IR_LAYOUT_BLOCK;
@@ -175,7 +176,9 @@ int cg_lower_conv(const Graph *g, const Node *n, const CgTarget *t, CgKernelCall
     cg_call_init(call, plan.range_fn);
     call->n_work = plan.n_work;
     call->grain = plan.grain;
-    if (plan.winograd)
+    if (plan.sparse_wino)
+        cg_call_params(call, &plan.swino, sizeof plan.swino);
+    else if (plan.winograd)
         cg_call_params(call, &plan.wino, sizeof plan.wino);
     else if (plan.depthwise)
         cg_call_params(call, &plan.dw, sizeof plan.dw);

@@ -149,36 +149,134 @@ static int plan_wino(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     return 1;
 }
 
-/* Weights [OC, IC, 3, 3] -> U = G g G^T per filter and channel (in double), at
- * [og][xi][ICB*16][OGB][16] (conv_wino.h): G of F(2x2,3x3) (4x3) or of F(4x4,3x3) on the points
- * 0, 1, -1, 1/2, -2 (6x3). */
+/* G of F(2x2,3x3) (4x3) and of F(4x4,3x3) on the points 0, 1, -1, 1/2, -2 (6x3). */
+static const double wino_g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double wino_g4[6][3] = {{1, 0, 0},
+                                     {1.0 / 3, 1.0 / 3, 1.0 / 3},
+                                     {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                                     {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+                                     {1.0 / 15, -2.0 / 15, 4.0 / 15},
+                                     {0, 0, 1}};
+
+/* U = G g G^T (a x a, row-major in u) of the 3x3 kernel g, in double. */
+static void wino_u(const double (*G)[3], int a, const float *g, double *u)
+{
+    double t[6][3];
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++) u[i * a + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+}
+
+/* Weights [OC, IC, 3, 3] -> U per filter and channel at [og][xi][ICB*16][OGB][16] (conv_wino.h). */
 static void pack_wino(const CgConvDesc *c, const CgConvPlan *p, const float *w, float *dst)
 {
-    static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    static const double G4[6][3] = {{1, 0, 0},
-                                    {1.0 / 3, 1.0 / 3, 1.0 / 3},
-                                    {-1.0 / 3, 1.0 / 3, -1.0 / 3},
-                                    {-16.0 / 15, -8.0 / 15, -4.0 / 15},
-                                    {1.0 / 15, -2.0 / 15, 4.0 / 15},
-                                    {0, 0, 1}};
     const KWinoParams *q = &p->wino;
-    const int a = q->wm + 2; /* transform side */
-    const double(*G)[3] = q->wm == 4 ? G4 : G2;
+    const int a = q->wm + 2, nx = a * a; /* transform side, positions */
     const int64_t c16 = (int64_t)q->icb * BLK, ogb = q->ogb;
     for (int64_t oc = 0; oc < c->oc; oc++) {
         const int64_t blk = oc / BLK, og = blk / ogb, o = blk % ogb, lane = oc % BLK;
         for (int64_t ic = 0; ic < c->ic; ic++) {
-            const float *g = w + (oc * c->ic + ic) * 9;
-            double t[6][3];
-            for (int i = 0; i < a; i++)
-                for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-            for (int i = 0; i < a; i++)
-                for (int j = 0; j < a; j++) {
-                    const double u = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
-                    dst[(((og * a * a + i * a + j) * c16 + ic) * ogb + o) * BLK + lane] = (float)u;
-                }
+            double u[36];
+            wino_u(q->wm == 4 ? wino_g4 : wino_g2, a, w + (oc * c->ic + ic) * 9, u);
+            for (int x = 0; x < nx; x++) dst[(((og * nx + x) * c16 + ic) * ogb + o) * BLK + lane] = (float)u[x];
         }
     }
+}
+
+/* 1 if kernel (filter oc, channel ic) of w [OC, IC, 3, 3] has a non-zero weight. */
+static int kernel_kept(const CgConvDesc *c, const float *w, int64_t oc, int64_t ic)
+{
+    const float *g = w + (oc * c->ic + ic) * 9;
+    for (int t = 0; t < 9; t++)
+        if (g[t] != 0.0f) return 1;
+    return 0;
+}
+
+/* The sparse Winograd kernel (conv_swino.h) for a conv plan_wino would take, if it has at most
+ * KSW_MAXC input channels and desc->w keeps at most KSW_DENSITY_MAX of its kernels: output groups of at most KSW_MGMAX filters, channel
+ * chunks of at most KSW_CCMAX, both split evenly in blocks of 16. Returns 0 to leave it dense. */
+static int plan_swino(const CgConvDesc *c, CgConvPlan *p)
+{
+    if (c->ic > KSW_MAXC) return 0;
+    int64_t nk = 0;
+    for (int64_t oc = 0; oc < c->oc; oc++)
+        for (int64_t ic = 0; ic < c->ic; ic++) nk += kernel_kept(c, c->w, oc, ic);
+    if ((double)nk > KSW_DENSITY_MAX * (double)(c->oc * c->ic)) return 0;
+    KSWinoParams *s = &p->swino;
+    memset(s, 0, sizeof *s);
+    KWinoParams *w = &s->g;
+    const int64_t icb = cdiv(c->ic, BLK), ocb = cdiv(c->oc, BLK);
+    const int64_t n_og = cdiv(ocb * BLK, KSW_MGMAX), n_ch = cdiv(icb * BLK, KSW_CCMAX);
+    const int64_t th = cdiv(c->oh, 4), tw = cdiv(c->ow, 4);
+    w->ih = (int32_t)c->ih, w->iw = (int32_t)c->iw, w->oh = (int32_t)c->oh, w->ow = (int32_t)c->ow;
+    w->ph = (int32_t)c->ph, w->pw = (int32_t)c->pw;
+    w->icb = (int32_t)icb, w->ocb = (int32_t)ocb, w->th = (int32_t)th, w->tw = (int32_t)tw;
+    w->tb = 16 * KSW_TV, w->wm = 4;
+    s->mg = (int32_t)(cdiv(ocb, n_og) * BLK), s->cc = (int32_t)(cdiv(icb, n_ch) * BLK);
+    w->ogb = s->mg / BLK, w->chunk = s->cc / BLK;
+    w->n_og = cdiv(ocb * BLK, s->mg), s->n_ch = (int32_t)cdiv(icb * BLK, s->cc);
+    w->n_tb = cdiv(th * tw, w->tb);
+    w->n_work = c->n * w->n_og * w->n_tb;
+    w->x_img = icb * c->ih * c->iw * BLK;
+    w->y_img = ocb * c->oh * c->ow * BLK;
+    w->act = c->act, w->alpha = c->alpha, w->beta = c->beta;
+    s->cnt_at = 0;
+    s->ks_at = s->cnt_at + w->n_og * s->n_ch * s->mg;
+    s->idx_at = s->ks_at + w->n_og * s->n_ch + 1;
+    s->u_at = s->idx_at + nk;
+    p->winograd = p->sparse_wino = 1;
+    p->n_work = w->n_work;
+    p->grain = 1;
+    p->w_floats = (size_t)(s->u_at + 36 * nk);
+    p->b_floats = (size_t)(ocb * BLK);
+    p->range_fn = "kx_swino_range";
+    snprintf(p->note, sizeof p->note,
+             "conv NCHW16c 3x3 s1 sparse winograd F(4x4,3x3) kernels %lld of %lld (%.1f%%), %d tiles x %d filters",
+             (long long)nk, (long long)(c->oc * c->ic), 100.0 * (double)nk / (double)(c->oc * c->ic), w->tb, s->mg);
+    return 1;
+}
+
+/* Weights [OC, IC, 3, 3] -> the sections of conv_swino.h: kept kernels per (group, chunk,
+ * filter), their prefix sums, each kept kernel's channel offset in V and its U (in double, then
+ * rounded), per (group, chunk) in filter order. Integers are stored bit for bit in the float blob. */
+static void pack_swino(const CgConvDesc *c, const CgConvPlan *p, const float *w, float *dst)
+{
+    const KSWinoParams *s = &p->swino;
+    const int64_t n_og = s->g.n_og, n_ch = s->n_ch;
+    int64_t k = 0;
+    for (int64_t og = 0; og < n_og; og++)
+        for (int64_t ch = 0; ch < n_ch; ch++) {
+            const int64_t gc = og * n_ch + ch, k0 = k, c0 = ch * s->cc;
+            const int64_t c1 = c0 + s->cc < c->ic ? c0 + s->cc : c->ic;
+            int64_t nkc = 0;
+            for (int64_t ml = 0; ml < s->mg; ml++) {
+                const int64_t m = og * s->mg + ml;
+                int32_t n = 0;
+                for (int64_t ic = c0; m < c->oc && ic < c1; ic++) n += kernel_kept(c, w, m, ic);
+                memcpy(dst + s->cnt_at + gc * s->mg + ml, &n, sizeof n);
+                nkc += n;
+            }
+            const int32_t ks = (int32_t)k0;
+            memcpy(dst + s->ks_at + gc, &ks, sizeof ks);
+            for (int64_t ml = 0; ml < s->mg; ml++) {
+                const int64_t m = og * s->mg + ml;
+                for (int64_t ic = c0; m < c->oc && ic < c1; ic++) {
+                    if (!kernel_kept(c, w, m, ic)) continue;
+                    const int32_t off = (int32_t)((ic - c0) * KSW_TV * BLK * (int64_t)sizeof(float));
+                    memcpy(dst + s->idx_at + k, &off, sizeof off);
+                    double u[36];
+                    wino_u(wino_g4, 6, w + (m * c->ic + ic) * 9, u);
+                    for (int x = 0; x < 36; x++) {
+                        const int x0 = x / KSW_XB * KSW_XB;
+                        dst[s->u_at + k0 * 36 + x0 * nkc + (k - k0) * KSW_XB + (x - x0)] = (float)u[x];
+                    }
+                    k++;
+                }
+            }
+        }
+    const int32_t nk = (int32_t)k;
+    memcpy(dst + s->ks_at + n_og * n_ch, &nk, sizeof nk);
 }
 
 int cg_conv_plan(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
@@ -202,8 +300,10 @@ int cg_conv_plan(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     const int64_t icb_g = c->blocked_in ? cdiv(icg, BLK) : icg;
     const int64_t ocb_g = cdiv(ocg, BLK), ocb = ocb_g * c->group;
     const KConvGeom lg = {c->ih, c->iw, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw};
-    if (tg->winograd && !c->keep_lanes && kplan_wino_ok(&lg, c->group, c->blocked_in, tg->vector_bits, tg->vregs))
+    if (tg->winograd && !c->keep_lanes && kplan_wino_ok(&lg, c->group, c->blocked_in, tg->vector_bits, tg->vregs)) {
+        if (tg->winograd == 1 && c->w && c->kh == 3 && c->kw == 3 && plan_swino(c, p)) return 1;
         return plan_wino(c, tg, p);
+    }
     const KConvGeom g = kplan_conv_geom(&lg);
     int oct, t;
     if (!kplan_conv_tile(&lg, ocb_g, icb_g * ici, !c->blocked_in, tg->vector_bits, tg->vregs, c->oc_tile, c->ow_tile, &oct, &t))
@@ -273,6 +373,10 @@ void cg_conv_pack_weights(const CgConvDesc *c, const CgConvPlan *p, const float 
 {
     const int64_t khw = c->kh * c->kw;
     memset(dst, 0, p->w_floats * sizeof(float));
+    if (p->sparse_wino) {
+        pack_swino(c, p, w, dst);
+        return;
+    }
     if (p->winograd) {
         pack_wino(c, p, w, dst);
         return;

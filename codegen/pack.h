@@ -28,6 +28,8 @@ typedef struct CgConvDesc {
     int has_res;
     int keep_lanes;               /* 0, or OC % 16 when act(0) != 0: padded lanes zeroed by the kernel */
     int oc_tile, ow_tile;         /* requested register tile (schedule), 0 = choose */
+    const float *w;               /* the weights [OC, IC, KH, KW] of a group-1 conv, or NULL: with
+                                     them the plan may take the sparse Winograd kernel */
 } CgConvDesc;
 
 typedef struct CgConvPlan {
@@ -36,6 +38,8 @@ typedef struct CgConvPlan {
     KConvParams conv;
     KDwParams dw;
     KWinoParams wino;
+    int sparse_wino;              /* 1: sparse Winograd F(4x4,3x3) (KSWinoParams, conv_swino.h) */
+    KSWinoParams swino;
     const char *range_fn;         /* exported kernel instance, e.g. "kx_conv_b1_2x14_range" */
     int64_t n_work, grain;
     size_t w_floats, b_floats;    /* packed weight and bias sizes */
@@ -45,7 +49,8 @@ typedef struct CgConvPlan {
 /* Plan desc for target t. Returns 1, or 0 if no native kernel handles it (groups whose
  * channels are not multiples of 16, plain-input depthwise, shapes too large for the kernels'
  * 32-bit coordinates, ...). With t->winograd, a 3x3 stride-1 conv the Winograd kernel handles
- * goes to it (the requested register tile is then ignored). */
+ * goes to it (the requested register tile is then ignored): to the sparse one when desc->w is
+ * given and at most KSW_DENSITY_MAX of its kernels are kept (t->winograd 1). */
 int cg_conv_plan(const CgConvDesc *desc, const CgTarget *t, CgConvPlan *plan);
 /* Pack ONNX weights w [OC, IC/group, KH, KW] into dst (plan->w_floats floats, zero padded). */
 void cg_conv_pack_weights(const CgConvDesc *desc, const CgConvPlan *plan, const float *w, float *dst);

@@ -466,6 +466,10 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
                               L.geo.pad_begin[1]};
         const int wino = !(ctx && ctx->no_winograd == 1) && kplan_wino_ok(&kg, 1, g->values[n->in[0]].rank == 5, vbits, vregs);
         if (wino) dense = kplan_wino_cycles(&kg, L.C, L.M, !(ctx && ctx->no_winograd == 2));
+        /* ... its sparse variant where few kernels are kept (codegen/pack.c plan_swino) */
+        const int swino = wino && !(ctx && ctx->no_winograd) && L.KH == 3 && L.KW == 3 && L.C <= KSW_MAXC &&
+                          (double)L.NK <= KSW_DENSITY_MAX * (double)(L.M * L.C);
+        if (swino) dense = kplan_swino_cycles(&kg, L.C, L.M, L.NK);
         double sparse = best.cycles;
         char hist[200] = "";
         size_t hl = 0;
@@ -482,7 +486,8 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
                  (long long)(N * L.NK * L.NT * L.geo.out[0] * L.geo.out[1]),
                  (long long)(N * L.M * L.C * L.KH * L.KW * L.geo.out[0] * L.geo.out[1]), hist, (long long)bytes, (long long)dense_bytes, (double)dense_bytes / (double)(bytes ? bytes : 1),
                  best.tile.flat ? "flat" : "rows", best.tile.r, best.tile.u, (long long)best.cblock, best.loads_plan,
-                 best.loads_naive, sparse * (double)N / 1e6, dense * (double)N / 1e6, wino ? " (winograd)" : "");
+                 best.loads_naive, sparse * (double)N / 1e6, dense * (double)N / 1e6,
+                 swino ? " (sparse winograd)" : wino ? " (winograd)" : "");
         if (ir_attr_int(&g->nodes[i], "pattern_detected", 0)) {
             size_t sl = strlen(stats);
             snprintf(stats + sl, sizeof stats - sl, "; patterns detected from the weights (pass pattern-detect)");

@@ -362,7 +362,7 @@ int ppcrt_pool_create(int n_threads, PpcrtPool **out)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    /* An explicit stack size, so that the kernels' stack scratch (up to about 320 KB, ppcrt.h)
+    /* An explicit stack size, so that the kernels' stack scratch (up to about 820 KB, ppcrt.h)
      * does not depend on the process's stack limit. */
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);

@@ -59,7 +59,7 @@
  * create sessions from it at once. A PpcrtSession is used by one thread at a time (a second
  * concurrent run on the same session fails with PPCRT_ERR_BUSY); different sessions of one model
  * run in parallel. Each session owns a pool of n_threads-1 worker threads plus the caller. The
- * generated kernels keep per-item scratch on the stack, up to about 420 KB (the Winograd
+ * generated kernels keep per-item scratch on the stack, up to about 820 KB (the sparse Winograd
  * convolution, docs/codegen.md §5): a thread that calls ppcrt_session_run needs that much stack
  * to spare (glibc's default thread stack is 8 MB; the workers get 2 MB).
  *

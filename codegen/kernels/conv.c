@@ -8,6 +8,7 @@
 #include "conv.h"
 #include "conv_dw.h"
 #include "conv_wino.h"
+#include "conv_swino.h"
 
 #define KCONV_WRAP(OC, T, CLS, ICI, PS)                                                           \
     void kx_conv_##CLS##_##OC##x##T##_range(const void *params, void *const *bufs, int64_t begin, \
@@ -32,3 +33,8 @@ KDW_CLASSES(KDW_WRAP_CLASS)
         k_wino_##OGB##SFX##_range(params, bufs, begin, end);                                      \
     }
 KWINO_INSTANCES(KWINO_WRAP)
+
+void kx_swino_range(const void *params, void *const *bufs, int64_t begin, int64_t end)
+{
+    k_swino_range(params, bufs, begin, end);
+}

@@ -11,6 +11,7 @@
 #include "codegen/kernels/conv.h"
 #include "codegen/kernels/conv_dw.h"
 #include "codegen/kernels/conv_wino.h"
+#include "codegen/kernels/conv_swino.h"
 
 typedef void (*KConvRangeFn)(const void *, void *const *, int64_t, int64_t);
 
@@ -34,6 +35,7 @@ static inline KConvRangeFn kconv_find_range(const char *name)
 #define WINO_FN(OGB, SFX, PF, WM) {"kx_wino_" #OGB #SFX "_range", kx_wino_##OGB##SFX##_range},
         KWINO_INSTANCES(WINO_FN)
 #undef WINO_FN
+        {"kx_swino_range", kx_swino_range},
     };
     for (size_t k = 0; k < sizeof fns / sizeof fns[0]; k++)
         if (!strcmp(fns[k].name, name)) return fns[k].fn;

@@ -138,4 +138,29 @@ typedef struct KWinoParams {
 #define KWINO_VFLOATS (16 * (4 * KWINO_TBMAX * 16 + KWINO_VPAD))
 #define KWINO_MFLOATS (KWINO_TBMAX * 4 * KWINO_MS * 16)
 
+/* Sparse Winograd F(4x4,3x3) (conv_swino.h): KSW_TV vectors of 16 tiles per work item, KSW_XB
+ * transform positions per pass of the products (KSW_TV x KSW_XB accumulators), at most
+ * KSW_MGMAX filters per item and KSW_CCMAX input channels per chunk. V's rows of one position are
+ * padded by 48 floats and M's rows of one filter by 16 (rows a multiple of 4 KB apart put a
+ * pass's loads into a few L1 sets). Stack: V 36 x KSW_VXS and M KSW_MFLOATS floats, 154 KB and
+ * 606 KB, and 52 KB of transpose scratch. Chosen on vgg16's and resnet18's 64- and 128-channel
+ * layers at connectivity 0.72 against 16-64 tiles, 2-12 positions, 32-256 filters and chunks of
+ * 32-128 channels (docs/codegen.md §5). */
+#define KSW_TV 1
+#define KSW_XB 6
+#define KSW_MGMAX 256
+#define KSW_CCMAX 64
+#define KSW_VXS (KSW_CCMAX * KSW_TV * 16 + 48)
+#define KSW_MST (36 * KSW_TV * 16 + 16)
+#define KSW_MFLOATS (KSW_MGMAX * KSW_MST)
+
+typedef struct KSWinoParams {
+    KWinoParams g;          /* geometry as the dense kernel's: wm = 4, tb = 16 * KSW_TV tiles, ogb = mg / 16 */
+    int32_t mg;             /* filters per work item (a multiple of 16, at most KSW_MGMAX) */
+    int32_t cc;             /* input channels per chunk (a multiple of 16, at most KSW_CCMAX) */
+    int32_t n_ch;           /* chunks */
+    int32_t pad_;
+    int64_t cnt_at, ks_at, idx_at, u_at; /* sections of the weight blob, in 4-byte words */
+} KSWinoParams;
+
 #endif

@@ -279,4 +279,28 @@ static inline double kplan_wino_cycles(const KConvGeom *c, int64_t ic, int64_t o
     return tiles * (wm + 2) * (wm + 2) * c16 * m16 / 32.0 / eff;
 }
 
+/* ---------------------------------------------------------------- sparse Winograd F(4x4,3x3) (conv_swino.h) */
+/* A conv the dense Winograd kernel takes goes to the sparse one when it has at most
+ * KSW_MAXC input channels and at most KSW_DENSITY_MAX of its kernels (filter x input channel)
+ * have a non-zero weight. Past 128 channels (channel chunks, M's round trips through L2, the
+ * input transform once per output group) it measured slower than the pattern kernel on every
+ * layer of vgg16 at connectivity 0.72 (1.08x at 256 channels on 56x56, 1.3x at 512 on 28x28 and
+ * 14x14), at up to 128 channels faster (0.87x and 0.89x on 224x224 and 112x112; single-layer
+ * models, build/bench/ab, session 24). */
+#define KSW_MAXC 128
+#define KSW_DENSITY_MAX 0.4
+
+/* Predicted cycles of the sparse Winograd kernel on nk kept kernels, in the units of
+ * kplan_wino_cycles and pattern_plan.h's: the products (36 FMAs per kept kernel and vector of 16
+ * tiles) at 0.34 of the FMA peak and 300 cycles per tile and block of 16 input or output channels
+ * (the transforms, their transposes and the stores), fitted on vgg16's and resnet18's layers of
+ * up to 128 channels at connectivity 0.72 (Cascade Lake, session 24: measured against the
+ * pattern kernel 0.89-1.37x the time, predicted 1.07-1.22x; within 10% on four of six layers). */
+static inline double kplan_swino_cycles(const KConvGeom *c, int64_t ic, int64_t oc, int64_t nk)
+{
+    const int64_t tiles = kplan_cdiv(c->oh, 4) * kplan_cdiv(c->ow, 4);
+    const double fmas = 36.0 * (double)nk * (double)kplan_cdiv(tiles, 16);
+    return fmas / 2.0 / 0.34 + 300.0 * (double)tiles * (double)(kplan_cdiv(ic, 16) + kplan_cdiv(oc, 16));
+}
+
 #endif

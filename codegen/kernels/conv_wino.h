@@ -219,6 +219,20 @@ KC_INLINE void kwino_gemm_tt(const float *vx, const float *ux, float *m, int64_t
     }
 }
 
+/* One output vector v (bias added) to y, + the residual r (NULL: none), activation ACT (a
+ * compile-time KC_ACT_NONE, _RELU or _CLIP, or -1: p->act, any). */
+KC_INLINE void kwino_store(const KWinoParams *p, float *y, const float *r, kc_v16 v, const int ACT)
+{
+    if (r) v = v + kc_load(r);
+    if (ACT == KC_ACT_RELU)
+        v = kc_sel(v < kc_splat(0.0f), kc_splat(0.0f), v);
+    else if (ACT == KC_ACT_CLIP)
+        v = kc_sel(v > kc_splat(p->beta), kc_splat(p->beta), kc_sel(v < kc_splat(p->alpha), kc_splat(p->alpha), v));
+    else if (ACT < 0)
+        v = kc_act(p->act, v, p->alpha, p->beta);
+    kc_store(y, v);
+}
+
 /* The output transform of an item's nt tiles from M (WM x WM outputs per tile), + bias
  * (+ residual), activation ACT (a compile-time KC_ACT_NONE, _RELU or _CLIP, or -1: p->act, any),
  * only the pixels inside y; tiles wholly inside y store their pixels without per-pixel checks.
@@ -230,7 +244,6 @@ KC_INLINE void kwino_output(const KWinoParams *p, const float *mbuf, const float
 {
     const int NX = (WM + 2) * (WM + 2), MS = NX + 1;
     const int64_t yblk = (int64_t)p->oh * p->ow * KC_VL;
-    const kc_v16 zero = kc_splat(0.0f), lo = kc_splat(p->alpha), hi = kc_splat(p->beta);
     int32_t ti = (int32_t)(t0 / p->tw), tj = (int32_t)(t0 - (int64_t)ti * p->tw);
     for (int64_t t = 0; t < nt; t++) {
         const int full = WM * ti + WM - 1 < p->oh && WM * tj + WM - 1 < p->ow;
@@ -255,15 +268,7 @@ KC_INLINE void kwino_output(const KWinoParams *p, const float *mbuf, const float
                     const int32_t oh = WM * ti + i, ow = WM * tj + j;
                     if (!full && (oh >= p->oh || ow >= p->ow)) continue;
                     const int64_t yo = ((int64_t)oh * p->ow + ow) * KC_VL;
-                    kc_v16 v = yv[i * WM + j] + bv;
-                    if (rb) v = v + kc_load(rb + yo);
-                    if (ACT == KC_ACT_RELU)
-                        v = kc_sel(v < zero, zero, v);
-                    else if (ACT == KC_ACT_CLIP)
-                        v = kc_sel(v > hi, hi, kc_sel(v < lo, lo, v));
-                    else if (ACT < 0)
-                        v = kc_act(p->act, v, p->alpha, p->beta);
-                    kc_store(yb + yo, v);
+                    kwino_store(p, yb + yo, rb ? rb + yo : NULL, yv[i * WM + j] + bv, ACT);
                 }
         }
         if (++tj == p->tw) tj = 0, ti++;

@@ -29,7 +29,7 @@
 #define KPAT_RUMAX 16 /* accumulators per tile */
 #define KPAT_OGMAX 8  /* output blocks of 16 filters per work item */
 #define KPAT_ACC_BYTES 32768 /* a work item's accumulators (og blocks x 16 filters x R*U vectors), at most */
-#define KPAT_KERNEL_VERSION 12 /* bump when the kernel, its schedule or the dense kernel it is
+#define KPAT_KERNEL_VERSION 13 /* bump when the kernel, its schedule or the dense kernel it is
                                  timed against changes: tuning caches (passes/pattern_tune.c)
                                  key on it, old timings are not reused */
 #define KPAT_GMAX 4 /* kernels of one (channel, pattern) for up to this many filters share their

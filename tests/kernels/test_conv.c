@@ -66,7 +66,11 @@ typedef struct Case {
     int oc_tile, ow_tile; /* schedule attributes, 0 = absent */
     const char *auto_pad; /* NULL = NOTSET */
     int winograd;         /* CgTarget.winograd: 3x3 stride-1 convs may take the Winograd kernel */
+    double keep;          /* > 0: each kernel (filter x input channel) kept with this probability,
+                             the others all zeros (connectivity pruning) */
 } Case;
+
+static double last_density; /* the fraction of kernels of the last case run_case built with a non-zero weight */
 
 static char last_fn[64]; /* the kernel instance of the last case run_case lowered */
 
@@ -137,6 +141,16 @@ static int run_case(const Case *c, uint64_t seed, int *lowered)
     for (int64_t i = 0; i < nx; i++) xv[i] = rng_unif(&rs);
     for (int64_t i = 0; i < nw; i++) wv[i] = rng_unif(&rs);
     for (int64_t i = 0; i < c->oc; i++) bv[i] = rng_unif(&rs);
+    const int64_t kk = c->kh * c->kw, nker = nw / kk;
+    int64_t kept = 0;
+    for (int64_t k = 0; k < nker; k++) {
+        if (c->keep > 0 && rng_unif(&rs) * 0.5 + 0.5 >= c->keep)
+            for (int64_t t = 0; t < kk; t++) wv[k * kk + t] = 0.0f;
+        int nz = 0;
+        for (int64_t t = 0; t < kk; t++) nz |= wv[k * kk + t] != 0.0f;
+        kept += nz;
+    }
+    last_density = nker ? (double)kept / (double)nker : 1.0;
 
     /* reference: the plain conv, then + residual, then the activation */
     Graph *gr = ir_graph_new("ref");
@@ -567,6 +581,21 @@ START_TEST(test_random)
 }
 END_TEST
 
+/* A random 3x3 stride-1 conv: N 1-2, channels in and out 1..maxc, image 1..maxh x 1..maxw
+ * (at least 3 with its pads), pads 0-2, any activation, residual and bias at random. */
+static Case random_3x3_case(uint64_t *rs, int maxc, int maxh, int maxw)
+{
+    Case c = base_case(rng_int(rs, 1, 2), rng_int(rs, 1, maxc), 1, rng_int(rs, 1, maxc), 3, 1, 0);
+    for (int i = 0; i < 4; i++) c.pads[i] = rng_int(rs, 0, 2);
+    c.ih = rng_int(rs, 1, maxh), c.iw = rng_int(rs, 1, maxw);
+    if (c.ih + c.pads[0] + c.pads[2] < 3) c.ih = 3;
+    if (c.iw + c.pads[1] + c.pads[3] < 3) c.iw = 3;
+    c.act = rng_int(rs, 0, ACT_COUNT - 1);
+    c.residual = rng_int(rs, 0, 2) == 0;
+    c.bias = rng_int(rs, 0, 4) != 0;
+    return c;
+}
+
 /* The Winograd kernels (conv_wino.h): 3x3 stride-1 convs with CgTarget.winograd, on shapes that
  * exercise their blocking (several tile blocks per image, several input-block passes, a partial
  * output group, N = 2), both tile sizes (F(4x4,3x3), kx_wino_*_f4, where kplan_wino_wm's rule
@@ -596,17 +625,7 @@ START_TEST(test_winograd)
     cs[n] = base_case(1, 48, 12, 48, 3, 1, 1);    /* residual + clip */
     cs[n].residual = 1, cs[n].act = ACT_CLIP, cs[n].act_params = 1, cs[n].alpha = -0.5, cs[n].beta = 2, n++;
     uint64_t rs = 91;
-    while (n < 128) {
-        Case c = base_case(rng_int(&rs, 1, 2), rng_int(&rs, 1, 90), 1, rng_int(&rs, 1, 90), 3, 1, 0);
-        for (int i = 0; i < 4; i++) c.pads[i] = rng_int(&rs, 0, 2);
-        c.ih = rng_int(&rs, 1, 13), c.iw = rng_int(&rs, 1, 25);
-        if (c.ih + c.pads[0] + c.pads[2] < 3) c.ih = 3;
-        if (c.iw + c.pads[1] + c.pads[3] < 3) c.iw = 3;
-        c.act = rng_int(&rs, 0, ACT_COUNT - 1);
-        c.residual = rng_int(&rs, 0, 2) == 0;
-        c.bias = rng_int(&rs, 0, 4) != 0;
-        cs[n++] = c;
-    }
+    while (n < 128) cs[n++] = random_3x3_case(&rs, 90, 13, 25);
     int fails = 0, wino = 0, pf = 0, f4 = 0;
     const int ogb = kplan_wino_ogb(512, 32);
     for (int k = 0; k < n; k++) {
@@ -636,6 +655,65 @@ START_TEST(test_winograd)
     ck_assert_int_ge(wino, 90); /* 98 of the 128 with this seed; the rest need the direct kernel */
     ck_assert_int_ge(pf, 4);    /* F(2x2) past 128 channels, F(4x4) past 64 */
     ck_assert_int_ge(f4, 10);
+}
+END_TEST
+
+/* The sparse Winograd kernel (conv_swino.h): 3x3 stride-1 convs with CgTarget.winograd 1 whose
+ * weights keep at most KSW_DENSITY_MAX of their kernels and that have at most KSW_MAXC input
+ * channels (restated here: 0.4 and 128), on shapes that exercise its blocking (several tile
+ * blocks per image and a partial last one, two channel chunks of KSW_CCMAX, several output
+ * groups of at most KSW_MGMAX filters, a partial output block, N = 2), odd and
+ * tiny images, asymmetric pads, every activation, residual and bias; filters without kernels,
+ * a conv with no kernel at all, and densities on both sides of the bound (above it: the dense
+ * Winograd kernel); CgTarget.winograd 2 (F(2x2) only) keeps the dense kernel. */
+START_TEST(test_sparse_winograd)
+{
+    Case cs[96];
+    int n = 0;
+    cs[n++] = base_case(1, 128, 28, 128, 3, 1, 1); /* 49 tiles: 4 items of 16 tiles, 2 chunks */
+    cs[n++] = base_case(2, 64, 20, 64, 3, 1, 1);   /* N = 2 */
+    cs[n++] = base_case(1, 120, 10, 300, 3, 1, 1); /* 2 chunks of 64, 2 groups of 160 filters */
+    cs[n++] = base_case(1, 40, 57, 72, 3, 1, 1);   /* 225 tiles, the last row of tiles 1 high */
+    cs[n++] = base_case(1, 17, 9, 33, 3, 1, 0);   /* odd channels, no pads */
+    cs[n++] = base_case(1, 5, 1, 3, 3, 1, 1);      /* 1x1 image */
+    cs[n++] = base_case(1, 128, 6, 520, 3, 1, 1);  /* 3 groups of 176 filters */
+    cs[n++] = base_case(1, 144, 12, 64, 3, 1, 1);  /* more than 128 channels: dense */
+    cs[n] = base_case(1, 48, 11, 40, 3, 1, 2);     /* residual + clip, pads 2 */
+    cs[n].residual = 1, cs[n].act = ACT_CLIP, cs[n].act_params = 1, cs[n].alpha = -0.5, cs[n].beta = 2, n++;
+    cs[n] = base_case(1, 17, 10, 33, 3, 1, 1);     /* asymmetric pads */
+    cs[n].pads[0] = 0, cs[n].pads[1] = 2, cs[n].pads[2] = 1, cs[n].pads[3] = 0, cs[n].iw = 13, n++;
+    for (int k = 0; k < n; k++) cs[k].keep = 0.28;
+    cs[n] = base_case(1, 64, 16, 64, 3, 1, 1), cs[n++].keep = 0.02;  /* most filters without kernels */
+    cs[n] = base_case(1, 32, 12, 48, 3, 1, 1), cs[n++].keep = 1e-9;  /* no kernel at all: bias only */
+    cs[n] = base_case(1, 64, 16, 64, 3, 1, 1), cs[n++].keep = 0.35;
+    cs[n] = base_case(1, 64, 16, 64, 3, 1, 1), cs[n++].keep = 0.5;   /* above the bound: dense */
+    cs[n] = base_case(1, 64, 16, 64, 3, 1, 1), cs[n].keep = 0.2, cs[n++].winograd = 2; /* F(2x2) only: dense */
+    uint64_t rs = 93;
+    static const double keeps[] = {0.05, 0.2, 0.3, 0.38, 0.6};
+    while (n < 72) {
+        cs[n] = random_3x3_case(&rs, 140, 30, 30);
+        cs[n++].keep = keeps[rng_int(&rs, 0, 4)];
+    }
+    int fails = 0, sparse = 0, dense = 0;
+    for (int k = 0; k < n; k++) {
+        if (!cs[k].winograd) cs[k].winograd = 1;
+        fails += expect_native(&cs[k], 7000 + (uint64_t)k);
+        const Activation a = case_activation(&cs[k]);
+        const int direct = cs[k].oc % 16 && activation_apply(&a, 0.0) != 0.0;
+        const int want = !direct && cs[k].winograd == 1 && cs[k].ic <= 128 && last_density <= 0.4;
+        const int took = !strcmp(last_fn, "kx_swino_range");
+        sparse += took, dense += !took && !direct;
+        if (took != want) {
+            char desc[256];
+            case_str(&cs[k], desc, sizeof desc);
+            fprintf(stderr, "FAIL %s: kernels kept %.3f: kernel %s, want %s\n", desc, last_density, last_fn,
+                    want ? "kx_swino_range" : "another");
+            fails++;
+        }
+    }
+    ck_assert_int_eq(fails, 0);
+    ck_assert_int_ge(sparse, 40);
+    ck_assert_int_ge(dense, 5);
 }
 END_TEST
 
@@ -670,6 +748,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_activations);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_winograd);
+    tcase_add_test(tc, test_sparse_winograd);
     tcase_add_test(tc, test_fallback);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

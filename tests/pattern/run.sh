@@ -12,6 +12,8 @@
 #      equal to the interpreter on its --save-pruned model (relative L2 <= 1e-4), the layer
 #      table lists a PatternConv per pruned 3x3 conv, filter-reorder reorders all 16 (the 8 on
 #      residual chains one order per stage); compiling twice gives the same bytes;
+#   3c. the connectivity-0.72 file compiled with every pruned conv dense: its 7 stride-1 3x3 convs
+#      of up to 128 channels run the sparse Winograd kernel and equal the interpreter;
 #   4. --tune on the MNIST example: each pruned conv's line in --stats says what was measured,
 #      the tuning cache gets one line per conv, a second compile with the cache measures
 #      nothing (cache file unchanged, same .so bytes), so does a compile of the --save-pruned
@@ -106,6 +108,25 @@ if [ -f "$R" ]; then
   done
 else
   bad "$R missing (tests/models/export.py)"
+fi
+
+# 3c. the sparse Winograd kernel (codegen/kernels/conv_swino.h): the --save-pruned resnet18 at
+#     connectivity 0.72 with every pruned conv dense: its 7 stride-1 3x3 convs of up to 128 input
+#     channels (layer1, layer2) take sparse F(4x4,3x3) and the outputs equal the interpreter;
+#     --winograd=2x2 keeps the dense kernel
+if [ -f "$TMP/r0.72.onnx" ] &&
+   "$PPCC" "$TMP/r0.72.onnx" --pattern-conv=dense --stats -o "$TMP/rsw.so" 2> "$TMP/err"; then
+  n=$(grep -c "native: conv NCHW16c 3x3 s1 sparse winograd F(4x4,3x3)" "$TMP/err")
+  [ "$n" = 7 ] && ok || bad "resnet18 conn 0.72 dense: expected 7 sparse Winograd convs, got $n"
+  compare resnet18-sparse-winograd "$TMP/rsw.so" "$TMP/r0.72.onnx" 9
+  if "$PPCC" "$TMP/r0.72.onnx" --pattern-conv=dense --winograd=2x2 --stats -o "$TMP/rsw2.so" 2> "$TMP/err"; then
+    n=$(grep -c "sparse winograd" "$TMP/err")
+    [ "$n" = 0 ] && ok || bad "resnet18 conn 0.72 --winograd=2x2: $n sparse Winograd convs, want 0"
+  else
+    bad "resnet18 conn 0.72 --winograd=2x2: ppcc failed: $(tail -1 "$TMP/err")"
+  fi
+else
+  bad "resnet18 conn 0.72 --pattern-conv=dense: ppcc failed: $(tail -1 "$TMP/err")"
 fi
 
 # 3b. determinism
