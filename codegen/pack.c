@@ -193,16 +193,16 @@ static int kernel_kept(const CgConvDesc *c, const float *w, int64_t oc, int64_t 
     return 0;
 }
 
-/* The sparse Winograd kernel (conv_swino.h) for a conv plan_wino would take, if it has at most
- * KSW_MAXC input channels and desc->w keeps at most KSW_DENSITY_MAX of its kernels: output groups of at most KSW_MGMAX filters, channel
- * chunks of at most KSW_CCMAX, both split evenly in blocks of 16. Returns 0 to leave it dense. */
+/* The sparse Winograd kernel (conv_swino.h) for a conv plan_wino would take, if desc->w's kept
+ * kernels pass kplan_swino_ok: output groups of at most KSW_MGMAX filters, channel chunks of at
+ * most KSW_CCMAX, both split evenly in blocks of 16. Returns 0 to leave it dense. */
 static int plan_swino(const CgConvDesc *c, CgConvPlan *p)
 {
-    if (c->ic > KSW_MAXC) return 0;
+    if (c->ic > KSW_MAXC) return 0; /* before counting: the rule needs no count past it */
     int64_t nk = 0;
     for (int64_t oc = 0; oc < c->oc; oc++)
         for (int64_t ic = 0; ic < c->ic; ic++) nk += kernel_kept(c, c->w, oc, ic);
-    if ((double)nk > KSW_DENSITY_MAX * (double)(c->oc * c->ic)) return 0;
+    if (!kplan_swino_ok(c->ic, c->oc, nk)) return 0;
     KSWinoParams *s = &p->swino;
     memset(s, 0, sizeof *s);
     KWinoParams *w = &s->g;
@@ -301,7 +301,7 @@ int cg_conv_plan(const CgConvDesc *c, const CgTarget *tg, CgConvPlan *p)
     const int64_t ocb_g = cdiv(ocg, BLK), ocb = ocb_g * c->group;
     const KConvGeom lg = {c->ih, c->iw, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw};
     if (tg->winograd && !c->keep_lanes && kplan_wino_ok(&lg, c->group, c->blocked_in, tg->vector_bits, tg->vregs)) {
-        if (tg->winograd == 1 && c->w && c->kh == 3 && c->kw == 3 && plan_swino(c, p)) return 1;
+        if (tg->winograd == 1 && c->w && plan_swino(c, p)) return 1;
         return plan_wino(c, tg, p);
     }
     const KConvGeom g = kplan_conv_geom(&lg);

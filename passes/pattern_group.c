@@ -467,8 +467,7 @@ int pass_pattern_group(Graph *g, PassContext *ctx, Diag *d)
         const int wino = !(ctx && ctx->no_winograd == 1) && kplan_wino_ok(&kg, 1, g->values[n->in[0]].rank == 5, vbits, vregs);
         if (wino) dense = kplan_wino_cycles(&kg, L.C, L.M, !(ctx && ctx->no_winograd == 2));
         /* ... its sparse variant where few kernels are kept (codegen/pack.c plan_swino) */
-        const int swino = wino && !(ctx && ctx->no_winograd) && L.KH == 3 && L.KW == 3 && L.C <= KSW_MAXC &&
-                          (double)L.NK <= KSW_DENSITY_MAX * (double)(L.M * L.C);
+        const int swino = wino && !(ctx && ctx->no_winograd) && kplan_swino_ok(L.C, L.M, L.NK);
         if (swino) dense = kplan_swino_cycles(&kg, L.C, L.M, L.NK);
         double sparse = best.cycles;
         char hist[200] = "";

@@ -290,6 +290,14 @@ static inline double kplan_wino_cycles(const KConvGeom *c, int64_t ic, int64_t o
 #define KSW_MAXC 128
 #define KSW_DENSITY_MAX 0.4
 
+/* 1 if a conv the dense Winograd kernel takes, with ic input channels, oc filters and nk kernels
+ * that have a non-zero weight, goes to the sparse one (the rule above; codegen/pack.c plans it,
+ * passes/pattern_group.c predicts it). */
+static inline int kplan_swino_ok(int64_t ic, int64_t oc, int64_t nk)
+{
+    return ic <= KSW_MAXC && (double)nk <= KSW_DENSITY_MAX * (double)(oc * ic);
+}
+
 /* Predicted cycles of the sparse Winograd kernel on nk kept kernels, in the units of
  * kplan_wino_cycles and pattern_plan.h's: the products (36 FMAs per kept kernel and vector of 16
  * tiles) at 0.34 of the FMA peak and 300 cycles per tile and block of 16 input or output channels
